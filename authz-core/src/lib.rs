@@ -1,0 +1,63 @@
+//! # authz-core
+//!
+//! JWT keys, strict verification, principals and policies — the part of
+//! [authz](https://github.com/authz-rs/authz) that knows nothing about HTTP.
+//!
+//! - [`key`]: load keys (raw secrets, PEM, DER, JWK, JWKS), refuse weak or inconsistent ones
+//!   at load, generate them, export public keys as PEM and JWKS.
+//! - [`verify`]: a [`Verifier`] that does every check RFC 7519/7515/7518/8725 ask, by default.
+//! - [`principal`]: the verified caller, with roles, scopes and permissions read from
+//!   configurable claims.
+//! - [`policy`]: [`Requirement`]s (role, scope, permission, claim, any/all/not, custom checks).
+//! - [`issue`]: sign tokens with `iat`, `exp`, `jti` and `kid` filled in.
+//! - [`clock`]: an injectable clock.
+//!
+//! Signatures are made and checked by [`jsonwebtoken`] with one crypto backend, chosen by a
+//! cargo feature: `aws_lc_rs` (default) or `rust_crypto` (`default-features = false`).
+//!
+//! ```
+//! use authz_core::{Algorithm, ErrorKind, Issuer, KeySet, Requirement, SigningKey, Verifier};
+//! use serde_json::json;
+//!
+//! let key = SigningKey::generate(Algorithm::ES256)?.with_kid("k1");
+//! let token = Issuer::new(key.clone())
+//!     .with_audience("api")
+//!     .issue(&json!({"sub": "alice", "roles": ["admin"]}))?;
+//!
+//! let verifier = Verifier::builder(KeySet::single(key.verifying_key()))
+//!     .with_audience("api")
+//!     .build()?;
+//! let alice = verifier.verify(&token)?;
+//! assert!(Requirement::role("admin").evaluate(&alice).is_ok());
+//!
+//! let forged = format!("{}x", &token[..token.len() - 1]);
+//! assert!(verifier.verify(&forged).is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod algorithm;
+mod backend;
+pub mod clock;
+mod error;
+pub mod issue;
+mod json;
+pub mod key;
+pub mod policy;
+pub mod principal;
+mod token;
+pub mod verify;
+
+pub use algorithm::{Algorithm, KeyFamily};
+pub use backend::BACKEND;
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use error::{Error, ErrorKind, KeyError, Result, Segment};
+pub use issue::Issuer;
+pub use key::{Jwk, KeySet, SigningKey, VerifyingKey, generate_secret};
+pub use policy::{AsyncCheck, Check, Denied, Requirement};
+pub use principal::{ClaimMapping, ClaimPath, Principal};
+pub use verify::{Verifier, VerifierBuilder};
+
+/// Re-exported so that apps name the same `serde_json` as the claims API.
+pub use serde_json;

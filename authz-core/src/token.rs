@@ -1,0 +1,344 @@
+//! The compact JWS form, taken apart strictly: three segments, unpadded canonical base64url,
+//! a header that is a JSON object without duplicate parameters, and claims likewise, with the
+//! registered claims typed as RFC 7519 says.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::error::{ErrorKind, Segment};
+use crate::json::{Members, NumericDate, OneOrMany, Str};
+
+/// The three segments of a compact JWS, and the signing input they make.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Parts<'a> {
+    pub(crate) header: &'a str,
+    pub(crate) payload: &'a str,
+    pub(crate) signature: &'a str,
+    /// `header.payload`, exactly as received: the bytes the signature covers.
+    pub(crate) signing_input: &'a str,
+}
+
+/// Splits a token into exactly three segments. O(n), no allocation.
+pub(crate) fn split(token: &str) -> Result<Parts<'_>, ErrorKind> {
+    let first = token.find('.').ok_or(ErrorKind::NotEnoughSegments)?;
+    let second = token[first + 1..]
+        .find('.')
+        .ok_or(ErrorKind::NotEnoughSegments)?
+        + first
+        + 1;
+    if token[second + 1..].contains('.') {
+        return Err(ErrorKind::TooManySegments);
+    }
+    Ok(Parts {
+        header: &token[..first],
+        payload: &token[first + 1..second],
+        signature: &token[second + 1..],
+        signing_input: &token[..second],
+    })
+}
+
+/// Strict base64url: no padding, no `+`/`/`, no whitespace, canonical trailing bits.
+pub(crate) fn decode(segment: &str, which: Segment) -> Result<Vec<u8>, ErrorKind> {
+    URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| ErrorKind::InvalidBase64(which))
+}
+
+/// [`decode`] into a caller's buffer; returns the decoded length.
+pub(crate) fn decode_into(
+    segment: &str,
+    buf: &mut [u8],
+    which: Segment,
+) -> Result<usize, ErrorKind> {
+    URL_SAFE_NO_PAD
+        .decode_slice(segment, buf)
+        .map_err(|_| ErrorKind::InvalidBase64(which))
+}
+
+/// The JOSE header parameters we act on.
+#[derive(Debug, Default)]
+pub(crate) struct Header<'a> {
+    pub(crate) alg: Option<Cow<'a, str>>,
+    pub(crate) typ: Option<Cow<'a, str>>,
+    pub(crate) kid: Option<Cow<'a, str>>,
+    pub(crate) cty: Option<Cow<'a, str>>,
+    pub(crate) crit: bool,
+}
+
+/// The claims, with the registered ones typed and the rest kept raw.
+#[derive(Debug, Default)]
+pub(crate) struct Claims<'a> {
+    pub(crate) exp: Option<f64>,
+    pub(crate) nbf: Option<f64>,
+    pub(crate) iat: Option<f64>,
+    pub(crate) iss: Option<Cow<'a, str>>,
+    pub(crate) sub: Option<Cow<'a, str>>,
+    pub(crate) jti: Option<Cow<'a, str>>,
+    pub(crate) aud: Option<OneOrMany<'a>>,
+    pub(crate) others: Members<'a>,
+}
+
+impl Claims<'_> {
+    /// Whether a top-level claim is present.
+    pub(crate) fn has(&self, name: &str) -> bool {
+        match name {
+            "exp" => self.exp.is_some(),
+            "nbf" => self.nbf.is_some(),
+            "iat" => self.iat.is_some(),
+            "iss" => self.iss.is_some(),
+            "sub" => self.sub.is_some(),
+            "jti" => self.jti.is_some(),
+            "aud" => self.aud.is_some(),
+            _ => self.others.iter().any(|(n, _)| n == name),
+        }
+    }
+}
+
+pub(crate) fn parse_header(json: &[u8]) -> Result<Header<'_>, ErrorKind> {
+    let mut failure = None;
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let parsed = de::Deserializer::deserialize_map(
+        &mut de,
+        HeaderVisitor {
+            failure: &mut failure,
+        },
+    );
+    finish(
+        parsed.and_then(|v| de.end().map(|()| v)),
+        failure,
+        Segment::Header,
+    )
+}
+
+pub(crate) fn parse_claims(json: &[u8]) -> Result<Claims<'_>, ErrorKind> {
+    let mut failure = None;
+    let mut de = serde_json::Deserializer::from_slice(json);
+    let parsed = de::Deserializer::deserialize_map(
+        &mut de,
+        ClaimsVisitor {
+            failure: &mut failure,
+        },
+    );
+    finish(
+        parsed.and_then(|v| de.end().map(|()| v)),
+        failure,
+        Segment::Payload,
+    )
+}
+
+/// The visitors report their own precise failure through `failure`; any other error is a
+/// JSON syntax or shape error of the segment.
+fn finish<T>(
+    parsed: Result<T, serde_json::Error>,
+    failure: Option<ErrorKind>,
+    which: Segment,
+) -> Result<T, ErrorKind> {
+    match (parsed, failure) {
+        (Ok(value), _) => Ok(value),
+        (Err(_), Some(kind)) => Err(kind),
+        (Err(_), None) => Err(ErrorKind::InvalidJson(which)),
+    }
+}
+
+/// Reads a member value, recording `kind` as the failure if it has the wrong type.
+fn value<'de, T, A>(
+    map: &mut A,
+    failure: &mut Option<ErrorKind>,
+    kind: ErrorKind,
+) -> Result<T, A::Error>
+where
+    T: de::Deserialize<'de>,
+    A: MapAccess<'de>,
+{
+    map.next_value::<T>().inspect_err(|_| *failure = Some(kind))
+}
+
+fn duplicate<E: de::Error>(failure: &mut Option<ErrorKind>, which: Segment) -> E {
+    *failure = Some(ErrorKind::DuplicateMember(which));
+    E::custom("duplicate member")
+}
+
+struct HeaderVisitor<'f> {
+    failure: &'f mut Option<ErrorKind>,
+}
+
+impl<'de> Visitor<'de> for HeaderVisitor<'_> {
+    type Value = Header<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JOSE header object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let failure = self.failure;
+        let mut header = Header::default();
+        let mut others: Vec<Cow<'de, str>> = Vec::new();
+        while let Some(Str(name)) = map.next_key::<Str<'de>>()? {
+            let slot = match name.as_ref() {
+                "alg" => Some((&mut header.alg, ErrorKind::AlgorithmNotAllowed)),
+                "typ" => Some((&mut header.typ, ErrorKind::InvalidTokenType)),
+                "kid" => Some((&mut header.kid, ErrorKind::InvalidKeyId)),
+                "cty" => Some((&mut header.cty, ErrorKind::InvalidJson(Segment::Header))),
+                _ => None,
+            };
+            match slot {
+                Some((field, _)) if field.is_some() => {
+                    return Err(duplicate(failure, Segment::Header));
+                }
+                Some((field, kind)) => {
+                    *field = Some(value::<Str<'de>, _>(&mut map, failure, kind)?.0)
+                }
+                None => {
+                    if name == "crit" && header.crit || others.contains(&name) {
+                        return Err(duplicate(failure, Segment::Header));
+                    }
+                    header.crit |= name == "crit";
+                    map.next_value::<IgnoredAny>()?;
+                    others.push(name);
+                }
+            }
+        }
+        Ok(header)
+    }
+}
+
+struct ClaimsVisitor<'f> {
+    failure: &'f mut Option<ErrorKind>,
+}
+
+impl<'de> Visitor<'de> for ClaimsVisitor<'_> {
+    type Value = Claims<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JWT claims object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let failure = self.failure;
+        let mut c = Claims {
+            others: Vec::with_capacity(8),
+            ..Claims::default()
+        };
+        while let Some(Str(name)) = map.next_key::<Str<'de>>()? {
+            let present = c.has(&name);
+            if present {
+                return Err(duplicate(failure, Segment::Payload));
+            }
+            let invalid = || ErrorKind::InvalidClaim(name.to_string());
+            match name.as_ref() {
+                "exp" => c.exp = Some(value::<NumericDate, _>(&mut map, failure, invalid())?.0),
+                "nbf" => c.nbf = Some(value::<NumericDate, _>(&mut map, failure, invalid())?.0),
+                "iat" => c.iat = Some(value::<NumericDate, _>(&mut map, failure, invalid())?.0),
+                "iss" => {
+                    c.iss =
+                        Some(value::<Str<'de>, _>(&mut map, failure, ErrorKind::InvalidIssuer)?.0)
+                }
+                "sub" => {
+                    c.sub =
+                        Some(value::<Str<'de>, _>(&mut map, failure, ErrorKind::InvalidSubject)?.0)
+                }
+                "jti" => c.jti = Some(value::<Str<'de>, _>(&mut map, failure, invalid())?.0),
+                "aud" => c.aud = Some(value(&mut map, failure, ErrorKind::InvalidAudience)?),
+                _ => {
+                    let raw = map.next_value::<&'de RawValue>()?;
+                    c.others.push((name, raw));
+                }
+            }
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_counts_segments() {
+        assert_eq!(split("a.b").unwrap_err(), ErrorKind::NotEnoughSegments);
+        assert_eq!(split("abc").unwrap_err(), ErrorKind::NotEnoughSegments);
+        assert_eq!(split("a.b.c.d.e").unwrap_err(), ErrorKind::TooManySegments);
+        let parts = split("h.p.s").unwrap();
+        assert_eq!(
+            (parts.header, parts.payload, parts.signature),
+            ("h", "p", "s")
+        );
+        assert_eq!(parts.signing_input, "h.p");
+    }
+
+    #[test]
+    fn base64_is_strict() {
+        assert!(decode("eyJhIjoxfQ", Segment::Header).is_ok());
+        for bad in [
+            "eyJhIjoxfQ==",
+            "eyJhIjox fQ",
+            "eyJhIjox+Q",
+            "eyJhIjox/Q",
+            "eyJhIjoxfR",
+        ] {
+            assert!(decode(bad, Segment::Header).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn header_rules() {
+        let h =
+            parse_header(br#"{"alg":"HS256","typ":"JWT","kid":"k","x5u":"https://x"}"#).unwrap();
+        assert_eq!(h.alg.as_deref(), Some("HS256"));
+        assert!(!h.crit);
+        assert!(parse_header(br#"{"alg":"HS256","crit":[]}"#).unwrap().crit);
+        let dup = parse_header(br#"{"alg":"HS256","alg":"none"}"#).unwrap_err();
+        assert_eq!(dup, ErrorKind::DuplicateMember(Segment::Header));
+        let dup_unknown = parse_header(br#"{"alg":"HS256","x":1,"x":2}"#).unwrap_err();
+        assert_eq!(dup_unknown, ErrorKind::DuplicateMember(Segment::Header));
+        assert_eq!(
+            parse_header(br#"{"alg":1}"#).unwrap_err(),
+            ErrorKind::AlgorithmNotAllowed
+        );
+        assert_eq!(
+            parse_header(br#"{"kid":["a"]}"#).unwrap_err(),
+            ErrorKind::InvalidKeyId
+        );
+        assert_eq!(
+            parse_header(b"[]").unwrap_err(),
+            ErrorKind::InvalidJson(Segment::Header)
+        );
+        assert_eq!(
+            parse_header(b"\xef\xbb\xbf{}").unwrap_err(),
+            ErrorKind::InvalidJson(Segment::Header)
+        );
+    }
+
+    #[test]
+    fn claims_are_typed() {
+        let c = parse_claims(br#"{"sub":"a","exp":1.5,"aud":["x","y"],"role":"r"}"#).unwrap();
+        assert_eq!(c.exp, Some(1.5));
+        assert_eq!(c.aud.unwrap().iter().collect::<Vec<_>>(), ["x", "y"]);
+        assert_eq!(c.others.len(), 1);
+        let err = |json: &[u8]| parse_claims(json).unwrap_err();
+        assert_eq!(
+            err(br#"{"exp":"1"}"#),
+            ErrorKind::InvalidClaim("exp".into())
+        );
+        assert_eq!(err(br#"{"iss":["a"]}"#), ErrorKind::InvalidIssuer);
+        assert_eq!(err(br#"{"sub":1}"#), ErrorKind::InvalidSubject);
+        assert_eq!(err(br#"{"aud":1}"#), ErrorKind::InvalidAudience);
+        assert_eq!(
+            err(br#"{"role":"a","role":"b"}"#),
+            ErrorKind::DuplicateMember(Segment::Payload)
+        );
+        assert_eq!(
+            err(br#"{"exp":1,"exp":2}"#),
+            ErrorKind::DuplicateMember(Segment::Payload)
+        );
+        assert_eq!(
+            err(br#"{"a":1}trailing"#),
+            ErrorKind::InvalidJson(Segment::Payload)
+        );
+    }
+}

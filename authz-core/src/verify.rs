@@ -1,0 +1,467 @@
+//! Strict token verification: every check RFC 7519, 7515, 7518 and 8725 ask of a verifier,
+//! on by default.
+//!
+//! In order, for each token, and stopping at the first failure:
+//!
+//! 1. size cap (8 KiB by default), before any decoding;
+//! 2. exactly three segments, each strict unpadded base64url;
+//! 3. the header is a JSON object with no duplicate parameter, no `crit`, no `cty: JWT`;
+//! 4. the key is chosen by `kid` from the trusted [`KeySet`]; the header's `alg` must equal
+//!    the key's algorithm (so `none`, in any case, and HS256-with-a-public-key never pass);
+//!    keys named by `jwk`, `jku`, `x5u` or `x5c` headers are never used or fetched;
+//! 5. the signature over the literal `header.payload` bytes;
+//! 6. `typ`, when the verifier requires one (e.g. `at+jwt`);
+//! 7. the claims are a JSON object with no duplicate claim, and registered claims have their
+//!    RFC types (`exp`/`nbf`/`iat` numbers, `iss`/`sub`/`jti` strings, `aud` string or array
+//!    of strings);
+//! 8. `exp` (required), `nbf`, `iat` not in the future, optional maximum lifetime, `iss`,
+//!    `aud`, `sub`, and any other required claim;
+//! 9. roles, scopes and permissions read per the [`ClaimMapping`].
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use authz_core::{Algorithm, ErrorKind, Issuer, KeySet, SigningKey, Verifier};
+//!
+//! let key = SigningKey::generate(Algorithm::ES256)?.with_kid("k1");
+//! let issuer = Issuer::new(key.clone())
+//!     .with_issuer("https://auth.example.com")
+//!     .with_audience("orders")
+//!     .with_typ("at+jwt");
+//! let verifier = Verifier::builder(KeySet::single(key.verifying_key()))
+//!     .with_issuer("https://auth.example.com")
+//!     .with_audience("orders")
+//!     .with_typ("at+jwt")
+//!     .with_max_lifetime(Duration::from_secs(3600))
+//!     .build()?;
+//!
+//! let token = issuer.issue_for("alice")?;
+//! assert_eq!(verifier.verify(&token)?.subject(), "alice");
+//!
+//! let other = Issuer::new(key).with_issuer("https://auth.example.com").with_audience("billing").with_typ("at+jwt");
+//! let err = verifier.verify(&other.issue_for("alice")?).unwrap_err();
+//! assert_eq!(err.kind(), &ErrorKind::InvalidAudience);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::{Clock, SystemClock, unix_seconds};
+use crate::error::{ErrorKind, KeyError, Result, Segment};
+use crate::key::KeySet;
+use crate::key::set::valid_kid;
+use crate::principal::{ClaimMapping, Principal, PrincipalParts};
+use crate::token::{self, Claims};
+
+/// The default size cap: 8 KiB, far above a real access token (under 1 KiB, or ~2 KiB with
+/// many roles) and far below what would let a token cost real CPU or memory.
+pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
+
+/// The default clock-skew allowance: 30 seconds.
+///
+/// Services' clocks drift by a few seconds even under NTP, and a token issued on one machine
+/// is often checked on another within the same second, so a leeway of zero makes `iat`/`nbf`
+/// fail at random. 30 s absorbs that while keeping a 5-minute access token's lifetime
+/// meaningful (PyJWT uses 0, jsonwebtoken 60). At most 60 s can be configured.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+
+/// The largest leeway the builder accepts (RFC 8725 practice; larger means clocks need fixing).
+pub const MAX_LEEWAY: Duration = Duration::from_secs(60);
+
+/// Header buffer on the stack; larger headers (e.g. with `x5c` chains) go to the heap.
+const HEADER_STACK: usize = 512;
+
+/// Verifies tokens against a [`KeySet`] and a policy. Cheap to clone; share one per app.
+///
+/// See the [module docs](crate::verify) for the checks and an example.
+#[derive(Clone)]
+pub struct Verifier(Arc<Config>);
+
+struct Config {
+    keys: KeySet,
+    issuers: Vec<String>,
+    audiences: Vec<String>,
+    typ: Option<String>,
+    required: Vec<String>,
+    require_exp: bool,
+    any_audience: bool,
+    leeway: f64,
+    max_lifetime: Option<f64>,
+    max_len: usize,
+    mapping: ClaimMapping,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.0;
+        f.debug_struct("Verifier")
+            .field("keys", &c.keys)
+            .field("issuers", &c.issuers)
+            .field("audiences", &c.audiences)
+            .field("typ", &c.typ)
+            .field("required", &c.required)
+            .field("leeway", &c.leeway)
+            .field("max_lifetime", &c.max_lifetime)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Verifier`]. Every setting documents its default.
+#[derive(Debug)]
+#[must_use]
+pub struct VerifierBuilder {
+    keys: KeySet,
+    issuers: Vec<String>,
+    audiences: Vec<String>,
+    typ: Option<String>,
+    required: Vec<String>,
+    require_exp: bool,
+    any_audience: bool,
+    leeway: Duration,
+    max_lifetime: Option<Duration>,
+    max_len: usize,
+    mapping: ClaimMapping,
+    clock: Arc<dyn Clock>,
+}
+
+impl Verifier {
+    /// Starts a verifier that trusts `keys`.
+    pub fn builder(keys: KeySet) -> VerifierBuilder {
+        VerifierBuilder {
+            keys,
+            issuers: Vec::new(),
+            audiences: Vec::new(),
+            typ: None,
+            required: Vec::new(),
+            require_exp: true,
+            any_audience: false,
+            leeway: DEFAULT_LEEWAY,
+            max_lifetime: None,
+            max_len: DEFAULT_MAX_TOKEN_LEN,
+            mapping: ClaimMapping::new(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The trusted keys.
+    pub fn keys(&self) -> &KeySet {
+        &self.0.keys
+    }
+
+    /// The clock this verifier reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.0.clock
+    }
+
+    /// Verifies `token` and returns the principal it proves.
+    ///
+    /// # Errors
+    ///
+    /// The first check that fails, as an [`Error`](crate::Error) with its kind, code and
+    /// PyJWT-style message. The error never contains the token or anything read from it.
+    pub fn verify(&self, token: &str) -> Result<Principal> {
+        self.verify_inner(token).map_err(Into::into)
+    }
+
+    fn verify_inner(&self, token: &str) -> Result<Principal, ErrorKind> {
+        let c = &*self.0;
+        if token.len() > c.max_len {
+            return Err(ErrorKind::TooLarge);
+        }
+        let parts = token::split(token)?;
+
+        // Header: decoded on the stack when it fits.
+        let mut stack = [0u8; HEADER_STACK];
+        let heap;
+        let header_json: &[u8] = if parts.header.len() / 4 * 3 + 3 <= HEADER_STACK {
+            let n = token::decode_into(parts.header, &mut stack, Segment::Header)?;
+            &stack[..n]
+        } else {
+            heap = token::decode(parts.header, Segment::Header)?;
+            &heap
+        };
+        let header = token::parse_header(header_json)?;
+        if header.crit {
+            return Err(ErrorKind::UnsupportedCritical);
+        }
+        if header
+            .cty
+            .as_deref()
+            .is_some_and(|cty| cty.eq_ignore_ascii_case("JWT"))
+        {
+            return Err(ErrorKind::NestedToken);
+        }
+        let alg = header
+            .alg
+            .as_deref()
+            .ok_or(ErrorKind::AlgorithmNotAllowed)?;
+        let kid = header.kid.as_deref();
+        if kid.is_some_and(|kid| !valid_kid(kid)) {
+            return Err(ErrorKind::InvalidKeyId);
+        }
+        let key = c.keys.select(kid)?;
+        if alg != key.algorithm().as_str() {
+            return Err(ErrorKind::AlgorithmNotAllowed);
+        }
+
+        let signature = token::decode(parts.signature, Segment::Signature)?;
+        if !key.verify_signature(parts.signing_input.as_bytes(), &signature) {
+            return Err(ErrorKind::InvalidSignature);
+        }
+        if let Some(required) = &c.typ {
+            let typ = header.typ.as_deref().ok_or(ErrorKind::InvalidTokenType)?;
+            if !typ_matches(typ, required) {
+                return Err(ErrorKind::InvalidTokenType);
+            }
+        }
+
+        let payload = token::decode(parts.payload, Segment::Payload)?;
+        let claims = token::parse_claims(&payload)?;
+        self.check_claims(&claims)?;
+        let grants = c.mapping.extract(&claims.others)?;
+        let subject = claims
+            .sub
+            .ok_or_else(|| ErrorKind::MissingClaim("sub".into()))?;
+        let parts = PrincipalParts {
+            subject: subject.into_owned(),
+            issuer: claims.iss.map(|s| s.into_owned()),
+            token_id: claims.jti.map(|s| s.into_owned()),
+            expires_at: claims.exp,
+            issued_at: claims.iat,
+            grants,
+            algorithm: key.algorithm(),
+            key_id: key.kid().map(str::to_owned),
+            claims_json: String::from_utf8(payload)
+                .map_err(|_| ErrorKind::InvalidJson(Segment::Payload))?
+                .into_boxed_str(),
+        };
+        Ok(Principal::from_parts(parts))
+    }
+
+    fn check_claims(&self, claims: &Claims<'_>) -> Result<(), ErrorKind> {
+        let c = &*self.0;
+        let now = unix_seconds(c.clock.now());
+        let missing = |name: &str| ErrorKind::MissingClaim(name.to_owned());
+
+        if c.require_exp && claims.exp.is_none() {
+            return Err(missing("exp"));
+        }
+        if claims.sub.is_none() {
+            return Err(missing("sub"));
+        }
+        if let Some(name) = c.required.iter().find(|name| !claims.has(name)) {
+            return Err(missing(name));
+        }
+        if let Some(exp) = claims.exp {
+            if now >= exp + c.leeway {
+                return Err(ErrorKind::Expired);
+            }
+        }
+        if claims.nbf.is_some_and(|nbf| now + c.leeway < nbf) {
+            return Err(ErrorKind::NotYetValid);
+        }
+        if claims.iat.is_some_and(|iat| iat > now + c.leeway) {
+            return Err(ErrorKind::IssuedInFuture);
+        }
+        if let (Some(max), Some(exp)) = (c.max_lifetime, claims.exp) {
+            if exp - claims.iat.unwrap_or(now) > max {
+                return Err(ErrorKind::LifetimeTooLong);
+            }
+        }
+        if !c.issuers.is_empty() {
+            let iss = claims.iss.as_deref().ok_or_else(|| missing("iss"))?;
+            if !c.issuers.iter().any(|accepted| accepted == iss) {
+                return Err(ErrorKind::InvalidIssuer);
+            }
+        }
+        match (&claims.aud, c.audiences.is_empty()) {
+            (None, false) => return Err(missing("aud")),
+            (Some(aud), false) => {
+                if !aud
+                    .iter()
+                    .any(|a| c.audiences.iter().any(|accepted| accepted == a))
+                {
+                    return Err(ErrorKind::InvalidAudience);
+                }
+            }
+            // A token meant for some audience, at a verifier that does not know its own
+            // name, is refused (as PyJWT and jsonwebtoken do) unless the app opts out.
+            (Some(_), true) if !c.any_audience => return Err(ErrorKind::InvalidAudience),
+            _ => {}
+        }
+        if claims.sub.as_deref().is_some_and(str::is_empty) {
+            return Err(ErrorKind::InvalidSubject);
+        }
+        Ok(())
+    }
+}
+
+/// `typ` values compare case-insensitively, with an optional `application/` prefix on either
+/// side (RFC 7515 §4.1.9, RFC 9068 §2.1).
+fn typ_matches(typ: &str, required: &str) -> bool {
+    fn strip(s: &str) -> &str {
+        match s.get(..12) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &s[12..],
+            _ => s,
+        }
+    }
+    strip(typ).eq_ignore_ascii_case(strip(required))
+}
+
+impl VerifierBuilder {
+    /// Accepts tokens whose `iss` is exactly `issuer` (and requires `iss`).
+    ///
+    /// Defaults to no issuer check. Call it more than once to accept several issuers.
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuers.push(issuer.into());
+        self
+    }
+
+    /// Accepts tokens whose `aud` (string, or array of strings) contains `audience` exactly,
+    /// and requires `aud`.
+    ///
+    /// Defaults to none: then a token that carries an `aud` is refused, since this service
+    /// cannot tell whether it is the audience. Call it more than once to accept several names.
+    pub fn with_audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Accepts tokens with any `aud` when no audience is configured.
+    ///
+    /// # Security
+    ///
+    /// A token minted for another service is then accepted here (RFC 8725 §3.9). Prefer
+    /// [`with_audience`](Self::with_audience).
+    pub fn insecure_accept_any_audience(mut self) -> Self {
+        self.any_audience = true;
+        self
+    }
+
+    /// Requires the header `typ` to be `typ` (case-insensitive, `application/` optional),
+    /// e.g. `at+jwt` for OAuth access tokens (RFC 9068).
+    ///
+    /// Defaults to no `typ` check.
+    pub fn with_typ(mut self, typ: impl Into<String>) -> Self {
+        self.typ = Some(typ.into());
+        self
+    }
+
+    /// Also requires these claims to be present (e.g. `iat`, `jti`).
+    ///
+    /// `exp` and `sub` are always required; `iss` and `aud` are when configured.
+    pub fn with_required_claims<'a>(mut self, names: impl IntoIterator<Item = &'a str>) -> Self {
+        self.required.extend(names.into_iter().map(str::to_owned));
+        self
+    }
+
+    /// Accepts tokens without `exp`, which then never expire.
+    ///
+    /// # Security
+    ///
+    /// A stolen token without `exp` works forever (RFC 8725 §3.10, OWASP).
+    pub fn insecure_allow_missing_exp(mut self) -> Self {
+        self.require_exp = false;
+        self
+    }
+
+    /// The clock-skew allowance for `exp`, `nbf` and `iat`.
+    ///
+    /// Defaults to [`DEFAULT_LEEWAY`] (30 s); at most [`MAX_LEEWAY`] (60 s).
+    pub fn with_leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Refuses tokens whose lifetime `exp - iat` (or `exp - now` without `iat`) exceeds `max`.
+    ///
+    /// Defaults to no maximum.
+    pub fn with_max_lifetime(mut self, max: Duration) -> Self {
+        self.max_lifetime = Some(max);
+        self
+    }
+
+    /// The size cap in bytes, checked before any decoding.
+    ///
+    /// Defaults to [`DEFAULT_MAX_TOKEN_LEN`] (8 KiB).
+    pub fn with_max_token_len(mut self, max: usize) -> Self {
+        self.max_len = max;
+        self
+    }
+
+    /// Where roles, scopes and permissions are read from.
+    ///
+    /// Defaults to [`ClaimMapping::new`].
+    pub fn with_claim_mapping(mut self, mapping: ClaimMapping) -> Self {
+        self.mapping = mapping;
+        self
+    }
+
+    /// The clock for time checks.
+    ///
+    /// Defaults to [`SystemClock`].
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Builds the verifier.
+    ///
+    /// # Errors
+    ///
+    /// If the leeway exceeds [`MAX_LEEWAY`], the size cap is under 64 bytes, or an issuer or
+    /// audience is empty.
+    pub fn build(self) -> Result<Verifier, KeyError> {
+        if self.leeway > MAX_LEEWAY {
+            return Err(KeyError::Config(format!(
+                "leeway {:?} is over the {:?} maximum",
+                self.leeway, MAX_LEEWAY
+            )));
+        }
+        if self.max_len < 64 {
+            return Err(KeyError::Config(
+                "the token size cap must be at least 64 bytes".into(),
+            ));
+        }
+        if self
+            .issuers
+            .iter()
+            .chain(&self.audiences)
+            .any(String::is_empty)
+        {
+            return Err(KeyError::Config("an issuer or audience is empty".into()));
+        }
+        Ok(Verifier(Arc::new(Config {
+            keys: self.keys,
+            issuers: self.issuers,
+            audiences: self.audiences,
+            typ: self.typ,
+            required: self.required,
+            require_exp: self.require_exp,
+            any_audience: self.any_audience,
+            leeway: self.leeway.as_secs_f64(),
+            max_lifetime: self.max_lifetime.map(|d| d.as_secs_f64()),
+            max_len: self.max_len,
+            mapping: self.mapping,
+            clock: self.clock,
+        })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typ_comparison() {
+        assert!(typ_matches("at+jwt", "at+jwt"));
+        assert!(typ_matches("application/at+JWT", "at+jwt"));
+        assert!(typ_matches("AT+JWT", "application/at+jwt"));
+        assert!(!typ_matches("JWT", "at+jwt"));
+        assert!(!typ_matches("refresh+jwt", "at+jwt"));
+    }
+}

@@ -1,0 +1,1 @@
+//! End-to-end tests of the authz workspace live in `tests/`.
