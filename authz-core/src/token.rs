@@ -246,12 +246,47 @@ impl<'de> Visitor<'de> for ClaimsVisitor<'_> {
                 "aud" => c.aud = Some(value(&mut map, failure, ErrorKind::InvalidAudience)?),
                 _ => {
                     let raw = map.next_value::<&'de RawValue>()?;
+                    if too_deep(raw.get()) {
+                        *failure = Some(ErrorKind::InvalidJson(Segment::Payload));
+                        return Err(de::Error::custom("nested too deeply"));
+                    }
                     c.others.push((name, raw));
                 }
             }
         }
         Ok(c)
     }
+}
+
+/// The deepest nesting of arrays and objects accepted in a claim (serde_json's own limit,
+/// which it does not apply to the raw values we keep).
+const MAX_DEPTH: usize = 128;
+
+/// Whether a raw JSON value nests deeper than [`MAX_DEPTH`]. Values shorter than twice the
+/// limit cannot, and are not scanned.
+fn too_deep(json: &str) -> bool {
+    if json.len() <= 2 * MAX_DEPTH {
+        return false;
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for b in json.bytes() {
+        match (in_string, escaped, b) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') => in_string = false,
+            (true, false, _) => {}
+            (false, _, b'"') => in_string = true,
+            (false, _, b'[' | b'{') => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return true;
+                }
+            }
+            (false, _, b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -312,6 +347,16 @@ mod tests {
             parse_header(b"\xef\xbb\xbf{}").unwrap_err(),
             ErrorKind::InvalidJson(Segment::Header)
         );
+    }
+
+    #[test]
+    fn depth_is_bounded() {
+        let deep = format!("{}{}", "[".repeat(129), "]".repeat(129));
+        assert!(too_deep(&deep));
+        let ok = format!("{}{}", "[".repeat(128), "]".repeat(128));
+        assert!(!too_deep(&ok));
+        let in_string = format!("\"{}\"", "[".repeat(300));
+        assert!(!too_deep(&in_string));
     }
 
     #[test]

@@ -198,7 +198,7 @@ impl VerifyingKey {
     /// Returns `None` for an HMAC secret, which has no public half.
     pub fn to_pem(&self) -> Option<String> {
         let der = self.to_spki_der()?;
-        Some(pem::encode(&pem::Pem::new("PUBLIC KEY", der)))
+        Some(encode_pem("PUBLIC KEY", der))
     }
 
     /// The public key as DER SubjectPublicKeyInfo; `None` for an HMAC secret.
@@ -634,6 +634,18 @@ fn check_secret(alg: Algorithm, secret: &[u8]) -> Result<(), KeyError> {
             min,
         });
     }
+    let head = secret.trim_ascii_start();
+    if [&b"-----BEGIN"[..], b"{", b"ssh-", b"ecdsa-sha2-"]
+        .iter()
+        .any(|p| head.starts_with(p))
+    {
+        // A public key passed as an HMAC secret is how algorithm confusion starts.
+        return Err(KeyError::Format(
+            "this looks like a PEM, JWK or SSH key, not an HMAC secret; load it with \
+             VerifyingKey::from_pem or from_jwk"
+                .into(),
+        ));
+    }
     let all_same = secret.iter().all(|&b| b == secret[0]);
     if all_same || PUBLIC_SECRETS.contains(&secret) {
         return Err(KeyError::PublicSecret);
@@ -657,6 +669,12 @@ fn key_alg_name(alg: KeyAlg) -> &'static str {
         KeyAlg::Ec(_) => "EC",
         KeyAlg::Ed25519 => "OKP",
     }
+}
+
+/// PEM with LF line endings, as openssl writes it.
+fn encode_pem(label: &str, der: Vec<u8>) -> String {
+    let config = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
+    pem::encode_config(&pem::Pem::new(label, der), config)
 }
 
 fn parse_pem(input: &[u8]) -> Result<pem::Pem, KeyError> {
