@@ -11,3 +11,7 @@ pub use authz_core::*;
 
 /// The framework-independent core, by name.
 pub use authz_core as core;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct RootReadmeDoctests;

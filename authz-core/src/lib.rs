@@ -59,5 +59,9 @@ pub use policy::{AsyncCheck, Check, Denied, Requirement};
 pub use principal::{ClaimMapping, ClaimPath, Principal};
 pub use verify::{Verifier, VerifierBuilder};
 
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// Re-exported so that apps name the same `serde_json` as the claims API.
 pub use serde_json;

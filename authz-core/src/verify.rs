@@ -256,10 +256,8 @@ impl Verifier {
         if let Some(name) = c.required.iter().find(|name| !claims.has(name)) {
             return Err(missing(name));
         }
-        if let Some(exp) = claims.exp {
-            if now >= exp + c.leeway {
-                return Err(ErrorKind::Expired);
-            }
+        if claims.exp.is_some_and(|exp| now >= exp + c.leeway) {
+            return Err(ErrorKind::Expired);
         }
         if claims.nbf.is_some_and(|nbf| now + c.leeway < nbf) {
             return Err(ErrorKind::NotYetValid);
@@ -267,10 +265,10 @@ impl Verifier {
         if claims.iat.is_some_and(|iat| iat > now + c.leeway) {
             return Err(ErrorKind::IssuedInFuture);
         }
-        if let (Some(max), Some(exp)) = (c.max_lifetime, claims.exp) {
-            if exp - claims.iat.unwrap_or(now) > max {
-                return Err(ErrorKind::LifetimeTooLong);
-            }
+        if let (Some(max), Some(exp)) = (c.max_lifetime, claims.exp)
+            && exp - claims.iat.unwrap_or(now) > max
+        {
+            return Err(ErrorKind::LifetimeTooLong);
         }
         if !c.issuers.is_empty() {
             let iss = claims.iss.as_deref().ok_or_else(|| missing("iss"))?;
@@ -280,13 +278,12 @@ impl Verifier {
         }
         match (&claims.aud, c.audiences.is_empty()) {
             (None, false) => return Err(missing("aud")),
-            (Some(aud), false) => {
+            (Some(aud), false)
                 if !aud
                     .iter()
-                    .any(|a| c.audiences.iter().any(|accepted| accepted == a))
-                {
-                    return Err(ErrorKind::InvalidAudience);
-                }
+                    .any(|a| c.audiences.iter().any(|accepted| accepted == a)) =>
+            {
+                return Err(ErrorKind::InvalidAudience);
             }
             // A token meant for some audience, at a verifier that does not know its own
             // name, is refused (as PyJWT and jsonwebtoken do) unless the app opts out.

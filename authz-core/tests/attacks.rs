@@ -2,6 +2,8 @@
 //! to a verifier. Each crafts the attacker's token with real keys and asserts the exact
 //! refusal.
 
+#![allow(clippy::unwrap_used)] // in tests, a panic is the failure report
+
 mod common;
 
 use std::time::Instant;
@@ -108,7 +110,7 @@ fn tampered_signatures_are_refused() {
     let token = hs(&claims(""));
     let (input, sig) = token.rsplit_once('.').unwrap();
     assert_eq!(kind(&v, &format!("{input}.")), ErrorKind::InvalidSignature);
-    let truncated = b64(&URL_SAFE_NO_PAD_decode(sig)[..30]);
+    let truncated = b64(&unb64(sig)[..30]);
     assert_eq!(
         kind(&v, &format!("{input}.{truncated}")),
         ErrorKind::InvalidSignature
@@ -181,7 +183,7 @@ fn psychic_and_misencoded_ecdsa_signatures_are_refused() {
             ErrorKind::InvalidSignature
         );
     }
-    let mut longer = URL_SAFE_NO_PAD_decode(sig);
+    let mut longer = unb64(sig);
     longer.push(0);
     assert_eq!(
         kind(&v, &format!("{input}.{}", b64(longer))),
@@ -189,12 +191,11 @@ fn psychic_and_misencoded_ecdsa_signatures_are_refused() {
     );
 }
 
-#[allow(non_snake_case)]
-fn URL_SAFE_NO_PAD_decode(s: &str) -> Vec<u8> {
+fn unb64(s: &str) -> Vec<u8> {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(s)
-        .unwrap()
+        .expect("base64url")
 }
 
 // 6. Ed25519 with S >= L.
@@ -207,7 +208,7 @@ fn ed25519_with_s_not_reduced_is_refused() {
         .unwrap();
     let token = asym_raw(&key, r#"{"alg":"EdDSA"}"#, &claims(""));
     let (input, sig) = token.rsplit_once('.').unwrap();
-    let mut sig = URL_SAFE_NO_PAD_decode(sig);
+    let mut sig = unb64(sig);
     // Add L to S (little-endian): S + L verifies the same equation but is not canonical.
     const L: [u8; 32] = [
         0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
@@ -236,7 +237,7 @@ fn malleable_ecdsa_twin_keeps_the_same_jti() {
         .unwrap();
     let token = asym_raw(&key, r#"{"alg":"ES256"}"#, &claims(r#""jti":"t-1""#));
     let (input, sig) = token.rsplit_once('.').unwrap();
-    let sig = URL_SAFE_NO_PAD_decode(sig);
+    let sig = unb64(sig);
     let twin_s = sub_be(&P256_N, &sig[32..]);
     let twin = format!("{input}.{}", b64([&sig[..32], &twin_s[..]].concat()));
     assert_ne!(twin, token);
@@ -587,7 +588,7 @@ fn base64_tricks_are_refused() {
 fn sign_segments(header: &str, payload: &str) -> String {
     let input = format!("{header}.{payload}");
     let key = jsonwebtoken::EncodingKey::from_secret(SECRET);
-    let sig = jsonwebtoken::crypto::sign(input.as_bytes(), &key, J::HS256).unwrap();
+    let sig = jsonwebtoken::crypto::sign(input.as_bytes(), &key, J::HS256).expect("sign");
     format!("{input}.{sig}")
 }
 

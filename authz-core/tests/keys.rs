@@ -1,6 +1,8 @@
 //! Key loading: every supported format, and every refusal the loading policy promises
 //! (weak, inconsistent, private-in-public, duplicate kid, mixed families), with the reason.
 
+#![allow(clippy::unwrap_used)] // in tests, a panic is the failure report
+
 mod common;
 
 use authz_core::{Algorithm, Issuer, Jwk, KeyError, KeySet, SigningKey, Verifier, VerifyingKey};

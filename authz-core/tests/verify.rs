@@ -2,6 +2,8 @@
 //! time checks at their boundaries, issuer/audience/typ/required claims, claim mapping,
 //! policies, and the PyJWT-style messages.
 
+#![allow(clippy::unwrap_used)] // in tests, a panic is the failure report
+
 mod common;
 
 use std::time::Duration;
@@ -18,7 +20,7 @@ fn verifier_for(key: &SigningKey) -> Verifier {
     Verifier::builder(KeySet::single(key.verifying_key()))
         .with_clock(clock())
         .build()
-        .unwrap()
+        .expect("verifier")
 }
 
 #[test]

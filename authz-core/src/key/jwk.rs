@@ -174,10 +174,10 @@ impl Jwk {
                 })
             };
         }
-        if let Some(use_) = self.use_.as_deref() {
-            if use_ != "sig" {
-                return Err(self.error(format!("\"use\" is {use_:?}, not \"sig\"")));
-            }
+        if let Some(use_) = self.use_.as_deref()
+            && use_ != "sig"
+        {
+            return Err(self.error(format!("\"use\" is {use_:?}, not \"sig\"")));
         }
         if let Some(ops) = &self.key_ops {
             if !ops.iter().any(|op| op == "verify") {

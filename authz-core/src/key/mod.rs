@@ -508,10 +508,7 @@ impl SigningKey {
     /// This is the private key. Write it with restrictive permissions; never log it.
     pub fn to_pkcs8_pem(&self) -> Option<Zeroizing<String>> {
         let der = self.pkcs8.as_ref()?;
-        Some(Zeroizing::new(pem::encode(&pem::Pem::new(
-            "PRIVATE KEY",
-            der.to_vec(),
-        ))))
+        Some(Zeroizing::new(encode_pem("PRIVATE KEY", der.to_vec())))
     }
 
     /// Signs `message` and returns the raw signature.
@@ -780,6 +777,11 @@ mod tests {
             let private = key.to_pkcs8_pem().unwrap();
             let again = SigningKey::from_pem(alg, private.as_bytes()).unwrap();
             let public = key.verifying_key().to_pem().unwrap();
+            assert!(
+                !private.contains('\r') && !public.contains('\r'),
+                "LF line endings"
+            );
+            assert!(private.ends_with("-----END PRIVATE KEY-----\n"));
             assert_eq!(again.verifying_key().to_pem().unwrap(), public);
             let loaded = VerifyingKey::from_pem(alg, &public).unwrap();
             assert_eq!(loaded.algorithm(), alg);
