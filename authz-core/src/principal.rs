@@ -30,14 +30,16 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use serde::de::DeserializeOwned;
+use serde::Deserializer;
+use serde::de::{self, DeserializeOwned, DeserializeSeed, SeqAccess, Visitor};
 
 use crate::algorithm::Algorithm;
 use crate::error::ErrorKind;
-use crate::json::{self, Members, OneOrMany};
+use crate::json::{self, Members, Str};
 
 /// A claim's location: a top-level name, or a dotted path into nested objects
 /// (`realm_access.roles`). Names with dots cannot be addressed.
@@ -146,42 +148,140 @@ impl ClaimMapping {
         self
     }
 
-    /// Reads the mapped claims out of a verified token's claims.
-    pub(crate) fn extract(&self, others: &Members<'_>) -> Result<Grants, ErrorKind> {
-        Ok(Grants {
-            roles: collect(others, &self.roles, false)?,
-            scopes: collect(others, &self.scopes, true)?,
-            permissions: collect(others, &self.permissions, false)?,
-        })
+    /// Reads the mapped claims out of a verified token's claims (`json` is the claims text
+    /// that `others` borrows from).
+    pub(crate) fn extract(
+        &self,
+        json: &str,
+        others: &Members<'_>,
+    ) -> Result<Vec<(Grant, Text)>, ErrorKind> {
+        let mut out = Vec::new();
+        let sources = [
+            (Grant::Role, &self.roles, false),
+            (Grant::Scope, &self.scopes, true),
+            (Grant::Permission, &self.permissions, false),
+        ];
+        for (grant, paths, split) in sources {
+            for path in paths {
+                let invalid = || ErrorKind::InvalidClaim(path.to_string());
+                let Some(raw) = json::lookup(others, path.segments()).map_err(|_| invalid())?
+                else {
+                    continue;
+                };
+                let mut de = serde_json::Deserializer::from_str(raw.get());
+                GrantSeed {
+                    json,
+                    grant,
+                    split,
+                    out: &mut out,
+                }
+                .deserialize(&mut de)
+                .map_err(|_| invalid())?;
+            }
+        }
+        Ok(out)
     }
 }
 
-pub(crate) struct Grants {
-    pub(crate) roles: Vec<String>,
-    pub(crate) scopes: Vec<String>,
-    pub(crate) permissions: Vec<String>,
+/// What a string in a principal grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Grant {
+    Role,
+    Scope,
+    Permission,
 }
 
-fn collect(
-    others: &Members<'_>,
-    paths: &[ClaimPath],
-    split: bool,
-) -> Result<Vec<String>, ErrorKind> {
-    let mut out = Vec::new();
-    for path in paths {
-        let invalid = || ErrorKind::InvalidClaim(path.to_string());
-        let Some(raw) = json::lookup(others, path.segments()).map_err(|_| invalid())? else {
-            continue;
-        };
-        match serde_json::from_str::<OneOrMany<'_>>(raw.get()).map_err(|_| invalid())? {
-            OneOrMany::One(s) if split => {
-                out.extend(s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned))
-            }
-            OneOrMany::One(s) => out.push(s.into_owned()),
-            OneOrMany::Many(items) => out.extend(items.into_iter().map(|s| s.into_owned())),
+/// A string of the principal: a span of its claims text when the token did not escape it
+/// (no copy), or a copy.
+#[derive(Debug, Clone)]
+pub(crate) enum Text {
+    Span(u32, u32),
+    Owned(Box<str>),
+}
+
+impl Text {
+    /// `s` as a span of `json` if it lies inside it, else a copy.
+    pub(crate) fn new(json: &str, s: &str) -> Self {
+        let start = (s.as_ptr() as usize).checked_sub(json.as_ptr() as usize);
+        let span = start.and_then(|start| {
+            let end = start.checked_add(s.len())?;
+            (end <= json.len() && json.is_char_boundary(start) && json.is_char_boundary(end))
+                .then_some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
+        });
+        match span {
+            Some((start, end)) => Self::Span(start, end),
+            None => Self::Owned(s.into()),
         }
     }
-    Ok(out)
+
+    /// A borrowed string becomes a span, an unescaped copy stays a copy.
+    #[allow(clippy::ptr_arg)] // the variant is the point: Borrowed means "inside `json`"
+    pub(crate) fn from_cow(json: &str, s: &Cow<'_, str>) -> Self {
+        match s {
+            Cow::Borrowed(s) => Self::new(json, s),
+            Cow::Owned(s) => Self::Owned(s.as_str().into()),
+        }
+    }
+
+    fn get<'a>(&'a self, json: &'a str) -> &'a str {
+        match self {
+            Self::Span(start, end) => json.get(*start as usize..*end as usize).unwrap_or_default(),
+            Self::Owned(s) => s,
+        }
+    }
+}
+
+/// Pushes a string (split on spaces for scopes) or an array of strings into the grants.
+struct GrantSeed<'o, 'j> {
+    json: &'j str,
+    grant: Grant,
+    split: bool,
+    out: &'o mut Vec<(Grant, Text)>,
+}
+
+impl GrantSeed<'_, '_> {
+    fn push(&mut self, s: Cow<'_, str>) {
+        if self.split {
+            for part in s.split(' ').filter(|p| !p.is_empty()) {
+                let text = match &s {
+                    Cow::Borrowed(_) => Text::new(self.json, part),
+                    Cow::Owned(_) => Text::Owned(part.into()),
+                };
+                self.out.push((self.grant, text));
+            }
+        } else {
+            let text = Text::from_cow(self.json, &s);
+            self.out.push((self.grant, text));
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for GrantSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for GrantSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or an array of strings")
+    }
+    fn visit_borrowed_str<E: de::Error>(mut self, v: &'de str) -> Result<(), E> {
+        self.push(Cow::Borrowed(v));
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(mut self, v: &str) -> Result<(), E> {
+        self.push(Cow::Owned(v.to_owned()));
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(Str(item)) = seq.next_element::<Str<'de>>()? {
+            self.push(item);
+        }
+        Ok(())
+    }
 }
 
 /// A verified caller: the subject, what it is granted, and the full claims.
@@ -192,74 +292,83 @@ fn collect(
 pub struct Principal(Arc<Inner>);
 
 struct Inner {
-    subject: String,
-    issuer: Option<String>,
-    token_id: Option<String>,
+    /// The verified claims text; the `Text` spans below point into it.
+    json: String,
+    subject: Text,
+    issuer: Option<Text>,
+    token_id: Option<Text>,
     expires_at: Option<f64>,
     issued_at: Option<f64>,
-    roles: Vec<String>,
-    scopes: Vec<String>,
-    permissions: Vec<String>,
+    grants: Vec<(Grant, Text)>,
     algorithm: Algorithm,
-    key_id: Option<String>,
-    claims_json: Box<str>,
+    key_id: Option<Arc<str>>,
 }
 
 impl fmt::Debug for Principal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Principal")
-            .field("subject", &self.0.subject)
-            .field("issuer", &self.0.issuer)
-            .field("roles", &self.0.roles)
-            .field("scopes", &self.0.scopes)
-            .field("permissions", &self.0.permissions)
+            .field("subject", &self.subject())
+            .field("issuer", &self.issuer())
+            .field("roles", &self.roles().collect::<Vec<_>>())
+            .field("scopes", &self.scopes().collect::<Vec<_>>())
+            .field("permissions", &self.permissions().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
 
 /// What the verifier hands over to build a principal.
 pub(crate) struct PrincipalParts {
-    pub(crate) subject: String,
-    pub(crate) issuer: Option<String>,
-    pub(crate) token_id: Option<String>,
+    pub(crate) json: String,
+    pub(crate) subject: Text,
+    pub(crate) issuer: Option<Text>,
+    pub(crate) token_id: Option<Text>,
     pub(crate) expires_at: Option<f64>,
     pub(crate) issued_at: Option<f64>,
-    pub(crate) grants: Grants,
+    pub(crate) grants: Vec<(Grant, Text)>,
     pub(crate) algorithm: Algorithm,
-    pub(crate) key_id: Option<String>,
-    pub(crate) claims_json: Box<str>,
+    pub(crate) key_id: Option<Arc<str>>,
 }
 
 impl Principal {
     pub(crate) fn from_parts(p: PrincipalParts) -> Self {
         Self(Arc::new(Inner {
+            json: p.json,
             subject: p.subject,
             issuer: p.issuer,
             token_id: p.token_id,
             expires_at: p.expires_at,
             issued_at: p.issued_at,
-            roles: p.grants.roles,
-            scopes: p.grants.scopes,
-            permissions: p.grants.permissions,
+            grants: p.grants,
             algorithm: p.algorithm,
             key_id: p.key_id,
-            claims_json: p.claims_json,
         }))
+    }
+
+    fn text<'a>(&'a self, text: &'a Text) -> &'a str {
+        text.get(&self.0.json)
+    }
+
+    fn granted(&self, grant: Grant) -> impl Iterator<Item = &str> + '_ {
+        self.0
+            .grants
+            .iter()
+            .filter(move |(g, _)| *g == grant)
+            .map(|(_, t)| self.text(t))
     }
 
     /// The `sub` claim: who this is (unique per issuer).
     pub fn subject(&self) -> &str {
-        &self.0.subject
+        self.text(&self.0.subject)
     }
 
     /// The `iss` claim.
     pub fn issuer(&self) -> Option<&str> {
-        self.0.issuer.as_deref()
+        self.0.issuer.as_ref().map(|t| self.text(t))
     }
 
     /// The `jti` claim (what revocation lists key on, with the issuer).
     pub fn token_id(&self) -> Option<&str> {
-        self.0.token_id.as_deref()
+        self.0.token_id.as_ref().map(|t| self.text(t))
     }
 
     /// The `exp` claim, in seconds since the Unix epoch.
@@ -273,33 +382,33 @@ impl Principal {
     }
 
     /// The roles granted, in claim order.
-    pub fn roles(&self) -> &[String] {
-        &self.0.roles
+    pub fn roles(&self) -> impl Iterator<Item = &str> + '_ {
+        self.granted(Grant::Role)
     }
 
-    /// The scopes granted.
-    pub fn scopes(&self) -> &[String] {
-        &self.0.scopes
+    /// The scopes granted, in claim order.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> + '_ {
+        self.granted(Grant::Scope)
     }
 
-    /// The permissions granted.
-    pub fn permissions(&self) -> &[String] {
-        &self.0.permissions
+    /// The permissions granted, in claim order.
+    pub fn permissions(&self) -> impl Iterator<Item = &str> + '_ {
+        self.granted(Grant::Permission)
     }
 
     /// Whether `role` is granted (exact, case-sensitive).
     pub fn has_role(&self, role: &str) -> bool {
-        self.0.roles.iter().any(|r| r == role)
+        self.roles().any(|r| r == role)
     }
 
     /// Whether `scope` is granted (exact, case-sensitive).
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.0.scopes.iter().any(|s| s == scope)
+        self.scopes().any(|s| s == scope)
     }
 
     /// Whether `permission` is granted (exact, case-sensitive).
     pub fn has_permission(&self, permission: &str) -> bool {
-        self.0.permissions.iter().any(|p| p == permission)
+        self.permissions().any(|p| p == permission)
     }
 
     /// The algorithm the token was signed with.
@@ -314,7 +423,7 @@ impl Principal {
 
     /// The verified claims as JSON text, exactly as signed.
     pub fn claims_json(&self) -> &str {
-        &self.0.claims_json
+        &self.0.json
     }
 
     /// The verified claims, typed into the app's own struct.
@@ -327,7 +436,7 @@ impl Principal {
     ///
     /// If the claims do not fit `T`.
     pub fn claims<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_str(&self.0.claims_json)
+        serde_json::from_str(&self.0.json)
     }
 
     /// One claim's value at `path` (top-level name or dotted path), if present.
@@ -335,7 +444,7 @@ impl Principal {
     /// Returns `None` when absent, or when something on the path is not an object or has a
     /// duplicate member.
     pub fn claim(&self, path: &ClaimPath) -> Option<serde_json::Value> {
-        let top = json::members(&self.0.claims_json).ok()?;
+        let top = json::members(&self.0.json).ok()?;
         let raw = json::lookup(&top, path.segments()).ok()??;
         serde_json::from_str(raw.get()).ok()
     }

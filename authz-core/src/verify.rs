@@ -53,7 +53,7 @@ use crate::clock::{Clock, SystemClock, unix_seconds};
 use crate::error::{ErrorKind, KeyError, Result, Segment};
 use crate::key::KeySet;
 use crate::key::set::valid_kid;
-use crate::principal::{ClaimMapping, Principal, PrincipalParts};
+use crate::principal::{ClaimMapping, Principal, PrincipalParts, Text};
 use crate::token::{self, Claims};
 
 /// The default size cap: 8 KiB, far above a real access token (under 1 KiB, or ~2 KiB with
@@ -72,7 +72,7 @@ pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 pub const MAX_LEEWAY: Duration = Duration::from_secs(60);
 
 /// Header buffer on the stack; larger headers (e.g. with `x5c` chains) go to the heap.
-const HEADER_STACK: usize = 512;
+const HEADER_STACK: usize = 192;
 
 /// Verifies tokens against a [`KeySet`] and a policy. Cheap to clone; share one per app.
 ///
@@ -208,10 +208,7 @@ impl Verifier {
             return Err(ErrorKind::AlgorithmNotAllowed);
         }
 
-        let signature = token::decode(parts.signature, Segment::Signature)?;
-        if !key.verify_signature(parts.signing_input.as_bytes(), &signature) {
-            return Err(ErrorKind::InvalidSignature);
-        }
+        key.verify_signature(parts.signing_input.as_bytes(), parts.signature)?;
         if let Some(required) = &c.typ {
             let typ = header.typ.as_deref().ok_or(ErrorKind::InvalidTokenType)?;
             if !typ_matches(typ, required) {
@@ -220,26 +217,28 @@ impl Verifier {
         }
 
         let payload = token::decode(parts.payload, Segment::Payload)?;
-        let claims = token::parse_claims(&payload)?;
+        let json =
+            String::from_utf8(payload).map_err(|_| ErrorKind::InvalidJson(Segment::Payload))?;
+        let claims = token::parse_claims(&json)?;
         self.check_claims(&claims)?;
-        let grants = c.mapping.extract(&claims.others)?;
+        let grants = c.mapping.extract(&json, &claims.others)?;
         let subject = claims
             .sub
+            .as_ref()
             .ok_or_else(|| ErrorKind::MissingClaim("sub".into()))?;
         let parts = PrincipalParts {
-            subject: subject.into_owned(),
-            issuer: claims.iss.map(|s| s.into_owned()),
-            token_id: claims.jti.map(|s| s.into_owned()),
+            subject: Text::from_cow(&json, subject),
+            issuer: claims.iss.as_ref().map(|s| Text::from_cow(&json, s)),
+            token_id: claims.jti.as_ref().map(|s| Text::from_cow(&json, s)),
             expires_at: claims.exp,
             issued_at: claims.iat,
             grants,
             algorithm: key.algorithm(),
-            key_id: key.kid().map(str::to_owned),
-            claims_json: String::from_utf8(payload)
-                .map_err(|_| ErrorKind::InvalidJson(Segment::Payload))?
-                .into_boxed_str(),
+            key_id: key.kid_arc().cloned(),
+            json: String::new(),
         };
-        Ok(Principal::from_parts(parts))
+        drop(claims);
+        Ok(Principal::from_parts(PrincipalParts { json, ..parts }))
     }
 
     fn check_claims(&self, claims: &Claims<'_>) -> Result<(), ErrorKind> {

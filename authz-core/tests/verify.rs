@@ -241,10 +241,32 @@ fn default_claim_mapping_reads_roles_scopes_and_permissions() {
         r#""roles":["editor","viewer"],"role":"admin","scope":"posts:read  posts:write","scp":["extra"],"permissions":["delete:posts"]"#,
     ));
     let p = verifier().verify(&token).unwrap();
-    assert_eq!(p.roles(), ["editor", "viewer", "admin"]);
-    assert_eq!(p.scopes(), ["posts:read", "posts:write", "extra"]);
-    assert_eq!(p.permissions(), ["delete:posts"]);
+    assert_eq!(p.roles().collect::<Vec<_>>(), ["editor", "viewer", "admin"]);
+    assert_eq!(
+        p.scopes().collect::<Vec<_>>(),
+        ["posts:read", "posts:write", "extra"]
+    );
+    assert_eq!(p.permissions().collect::<Vec<_>>(), ["delete:posts"]);
     assert!(!p.has_role("Admin"), "case-sensitive");
+}
+
+#[test]
+fn escaped_grants_are_unescaped() {
+    let token = hs(&claims(
+        r#""roles":["ad\u006din","a\"b"],"scope":"x\u0020y z""#,
+    ));
+    let p = verifier().verify(&token).unwrap();
+    assert_eq!(p.roles().collect::<Vec<_>>(), ["admin", "a\"b"]);
+    assert_eq!(p.scopes().collect::<Vec<_>>(), ["x", "y", "z"]);
+    let escaped_sub = hs(&format!(
+        r#"{{"sub":"al\u0069ce","iss":"i\/s","jti":"j","exp":{}}}"#,
+        NOW + 60
+    ));
+    let p = verifier().verify(&escaped_sub).unwrap();
+    assert_eq!(
+        (p.subject(), p.issuer(), p.token_id()),
+        ("alice", Some("i/s"), Some("j"))
+    );
 }
 
 #[test]
@@ -257,7 +279,7 @@ fn nested_claim_paths_keycloak_style() {
         r#""realm_access":{"roles":["user"]},"resource_access":{"api":{"roles":["admin"]}},"roles":["ignored"]"#,
     ));
     let p = v.verify(&token).unwrap();
-    assert_eq!(p.roles(), ["user", "admin"]);
+    assert_eq!(p.roles().collect::<Vec<_>>(), ["user", "admin"]);
     // Duplicates inside a nested object on the path refuse the token.
     let dup = hs(&claims(
         r#""realm_access":{"roles":["user"],"roles":["admin"]}"#,
@@ -270,7 +292,7 @@ fn nested_claim_paths_keycloak_style() {
     let wrong = hs(&claims(r#""realm_access":["admin"]"#));
     assert!(v.verify(&wrong).is_err());
     // Absent paths simply grant nothing.
-    assert!(v.verify(&hs(&claims(""))).unwrap().roles().is_empty());
+    assert!(v.verify(&hs(&claims(""))).unwrap().roles().next().is_none());
 }
 
 #[test]

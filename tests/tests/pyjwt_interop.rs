@@ -301,12 +301,12 @@ fn assert_alice(principal: &Principal, key: &TestKey) {
     assert!(
         principal.has_role("admin"),
         "{alg}: {:?}",
-        principal.roles()
+        principal.roles().collect::<Vec<_>>()
     );
     assert!(
         principal.has_role("auditor"),
         "{alg}: {:?}",
-        principal.roles()
+        principal.roles().collect::<Vec<_>>()
     );
     assert!(!principal.has_role("owner"), "{alg}");
     assert_eq!(principal.algorithm(), alg);

@@ -33,8 +33,11 @@ pub(crate) mod set;
 
 use std::cell::RefCell;
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::crypto::{JwtSigner, JwtVerifier};
 use jsonwebtoken::jwk::EllipticCurve;
 use jsonwebtoken::{DecodingKey, EncodingKey};
@@ -46,7 +49,7 @@ pub use self::set::KeySet;
 use self::der::{Curve, KeyAlg};
 use crate::algorithm::{Algorithm, KeyFamily};
 use crate::backend;
-use crate::error::KeyError;
+use crate::error::{ErrorKind, KeyError, Segment};
 
 /// Secrets that appear in tutorials and cracking word lists (jwt.io, jwt_tool). Shorter ones
 /// are already refused by the length check.
@@ -82,9 +85,11 @@ pub struct VerifyingKey {
     /// Unique per loaded key; clones share it. Indexes the per-thread verifier cache.
     id: u64,
     alg: Algorithm,
-    kid: Option<String>,
+    kid: Option<Arc<str>>,
     public: Public,
     decoding: DecodingKey,
+    /// A verifier holding the parsed public key, where the backend offers one (shared).
+    parsed: Option<Arc<dyn JwtVerifier + Send + Sync>>,
     /// The exact signature length this key produces.
     signature_len: usize,
 }
@@ -174,7 +179,7 @@ impl VerifyingKey {
     /// Sets the key id that tokens name in their `kid` header.
     #[must_use]
     pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
-        self.kid = Some(kid.into());
+        self.kid = Some(kid.into().into());
         self
     }
 
@@ -248,7 +253,6 @@ impl VerifyingKey {
         if bits < 2048 {
             return Err(KeyError::RsaTooSmall { bits });
         }
-        backend::check_rsa(pkcs1)?;
         let public = Public::Rsa {
             pkcs1: pkcs1.to_vec(),
         };
@@ -266,7 +270,6 @@ impl VerifyingKey {
                 "expected an uncompressed point of the algorithm's curve",
             ));
         }
-        backend::check_ec_point(alg, point)?;
         let public = Public::Ec {
             point: point.to_vec(),
         };
@@ -282,7 +285,6 @@ impl VerifyingKey {
                 "an Ed25519 public key is 32 bytes",
             ));
         }
-        backend::check_ed25519(x)?;
         Self::build(
             alg,
             Public::Ed { x: x.to_vec() },
@@ -304,17 +306,24 @@ impl VerifyingKey {
                 });
             }
         };
+        let parsed = backend::public_verifier(alg, &public)?;
         let key = Self {
             id: NEXT_KEY_ID.fetch_add(1, Ordering::Relaxed),
             alg,
             kid: None,
             public,
             decoding,
+            parsed,
             signature_len,
         };
         // Build the backend verifier once now, so that a key the backend refuses fails here.
         key.new_verifier()?;
         Ok(key)
+    }
+
+    /// The key id, shared (for principals).
+    pub(crate) fn kid_arc(&self) -> Option<&Arc<str>> {
+        self.kid.as_ref()
     }
 
     pub(crate) fn public(&self) -> &Public {
@@ -326,33 +335,62 @@ impl VerifyingKey {
             .map_err(|e| KeyError::Backend(e.to_string()))
     }
 
-    /// Checks `signature` over `message` (the literal `header.payload` bytes).
+    /// Decodes the base64url `signature` segment and checks it over `message` (the literal
+    /// `header.payload` bytes).
     ///
-    /// The backend verifier is built once per key and thread (jsonwebtoken's verifiers are
-    /// not `Send`), and reused: HMAC keys are not re-derived, public keys not re-parsed.
-    pub(crate) fn verify_signature(&self, message: &[u8], signature: &Vec<u8>) -> bool {
-        if signature.len() != self.signature_len {
-            return false;
-        }
-        let cached = VERIFIERS.try_with(|cell| {
-            let mut cache = cell.try_borrow_mut().ok()?;
-            if let Some((_, verifier)) = cache.iter().find(|(id, _)| *id == self.id) {
-                return Some(verifier.verify(message, signature).is_ok());
-            }
-            let verifier = self.new_verifier().ok()?;
-            let ok = verifier.verify(message, signature).is_ok();
-            if cache.len() >= VERIFIER_CACHE_CAP {
-                cache.remove(0);
-            }
-            cache.push((self.id, verifier));
-            Some(ok)
+    /// Asymmetric keys on the aws-lc backend verify with a key parsed once at load. Otherwise
+    /// jsonwebtoken's verifier is built once per key and thread (its verifiers are not `Send`)
+    /// and reused, so HMAC keys are not re-derived per token. The signature is decoded into a
+    /// per-thread buffer.
+    pub(crate) fn verify_signature(
+        &self,
+        message: &[u8],
+        signature: &str,
+    ) -> Result<(), ErrorKind> {
+        let outcome = SCRATCH.try_with(|cell| {
+            let mut scratch = cell.try_borrow_mut().ok()?;
+            Some(self.verify_with(message, signature, &mut scratch))
         });
-        match cached {
-            Ok(Some(ok)) => ok,
-            // No thread-local (thread teardown) or re-entered: build one for this call.
-            _ => self
+        match outcome {
+            Ok(Some(result)) => result,
+            // No thread-local (thread teardown) or re-entered: use a fresh state.
+            _ => self.verify_with(message, signature, &mut Scratch::default()),
+        }
+    }
+
+    fn verify_with(
+        &self,
+        message: &[u8],
+        signature: &str,
+        scratch: &mut Scratch,
+    ) -> Result<(), ErrorKind> {
+        let Scratch { buffer, verifiers } = scratch;
+        buffer.clear();
+        URL_SAFE_NO_PAD
+            .decode_vec(signature, buffer)
+            .map_err(|_| ErrorKind::InvalidBase64(Segment::Signature))?;
+        if buffer.len() != self.signature_len {
+            return Err(ErrorKind::InvalidSignature);
+        }
+        let ok = if let Some(parsed) = &self.parsed {
+            parsed.verify(message, buffer).is_ok()
+        } else if let Some((_, verifier)) = verifiers.iter().find(|(id, _)| *id == self.id) {
+            verifier.verify(message, buffer).is_ok()
+        } else {
+            let verifier = self
                 .new_verifier()
-                .is_ok_and(|v| v.verify(message, signature).is_ok()),
+                .map_err(|_| ErrorKind::InvalidSignature)?;
+            let ok = verifier.verify(message, buffer).is_ok();
+            if verifiers.len() >= VERIFIER_CACHE_CAP {
+                verifiers.remove(0);
+            }
+            verifiers.push((self.id, verifier));
+            ok
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(ErrorKind::InvalidSignature)
         }
     }
 }
@@ -360,8 +398,17 @@ impl VerifyingKey {
 /// Verifiers per thread; a handful of keys is the norm, rotation adds a few.
 const VERIFIER_CACHE_CAP: usize = 32;
 
+/// Per-thread state of the signature check.
+#[derive(Default)]
+struct Scratch {
+    /// The decoded signature of the token being checked.
+    buffer: Vec<u8>,
+    /// jsonwebtoken verifiers by key id.
+    verifiers: Vec<(u64, Box<dyn JwtVerifier>)>,
+}
+
 thread_local! {
-    static VERIFIERS: RefCell<Vec<(u64, Box<dyn JwtVerifier>)>> = const { RefCell::new(Vec::new()) };
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 /// A key that signs tokens for one [`Algorithm`]: an HMAC secret or a private key.
@@ -378,7 +425,7 @@ thread_local! {
 #[derive(Clone)]
 pub struct SigningKey {
     alg: Algorithm,
-    kid: Option<String>,
+    kid: Option<Arc<str>>,
     encoding: EncodingKey,
     /// The PKCS#8 document, for export; `None` for HMAC secrets.
     pkcs8: Option<Zeroizing<Vec<u8>>>,
@@ -479,7 +526,7 @@ impl SigningKey {
     /// Sets the key id written in the `kid` header of tokens this key signs.
     #[must_use]
     pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
-        let kid = kid.into();
+        let kid: Arc<str> = kid.into().into();
         self.public.kid = Some(kid.clone());
         self.kid = Some(kid);
         self
