@@ -45,7 +45,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,43 +76,11 @@ const HEADER_STACK: usize = 192;
 /// Verifies tokens against a [`KeySet`] and a policy. Cheap to clone; share one per app.
 ///
 /// See the [module docs](crate::verify) for the checks and an example.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Verifier(Arc<Config>);
 
-struct Config {
-    keys: KeySet,
-    issuers: Vec<String>,
-    audiences: Vec<String>,
-    typ: Option<String>,
-    required: Vec<String>,
-    require_exp: bool,
-    any_audience: bool,
-    leeway: f64,
-    max_lifetime: Option<f64>,
-    max_len: usize,
-    mapping: ClaimMapping,
-    clock: Arc<dyn Clock>,
-}
-
-impl fmt::Debug for Verifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let c = &self.0;
-        f.debug_struct("Verifier")
-            .field("keys", &c.keys)
-            .field("issuers", &c.issuers)
-            .field("audiences", &c.audiences)
-            .field("typ", &c.typ)
-            .field("required", &c.required)
-            .field("leeway", &c.leeway)
-            .field("max_lifetime", &c.max_lifetime)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Builds a [`Verifier`]. Every setting documents its default.
 #[derive(Debug)]
-#[must_use]
-pub struct VerifierBuilder {
+struct Config {
     keys: KeySet,
     issuers: Vec<String>,
     audiences: Vec<String>,
@@ -128,10 +95,15 @@ pub struct VerifierBuilder {
     clock: Arc<dyn Clock>,
 }
 
+/// Builds a [`Verifier`]. Every setting documents its default.
+#[derive(Debug)]
+#[must_use]
+pub struct VerifierBuilder(Config);
+
 impl Verifier {
     /// Starts a verifier that trusts `keys`.
     pub fn builder(keys: KeySet) -> VerifierBuilder {
-        VerifierBuilder {
+        VerifierBuilder(Config {
             keys,
             issuers: Vec::new(),
             audiences: Vec::new(),
@@ -144,7 +116,7 @@ impl Verifier {
             max_len: DEFAULT_MAX_TOKEN_LEN,
             mapping: ClaimMapping::new(),
             clock: Arc::new(SystemClock),
-        }
+        })
     }
 
     /// The trusted keys.
@@ -244,6 +216,7 @@ impl Verifier {
     fn check_claims(&self, claims: &Claims<'_>) -> Result<(), ErrorKind> {
         let c = &*self.0;
         let now = unix_seconds(c.clock.now());
+        let leeway = c.leeway.as_secs_f64();
         let missing = |name: &str| ErrorKind::MissingClaim(name.to_owned());
 
         if c.require_exp && claims.exp.is_none() {
@@ -255,17 +228,17 @@ impl Verifier {
         if let Some(name) = c.required.iter().find(|name| !claims.has(name)) {
             return Err(missing(name));
         }
-        if claims.exp.is_some_and(|exp| now >= exp + c.leeway) {
+        if claims.exp.is_some_and(|exp| now >= exp + leeway) {
             return Err(ErrorKind::Expired);
         }
-        if claims.nbf.is_some_and(|nbf| now + c.leeway < nbf) {
+        if claims.nbf.is_some_and(|nbf| now + leeway < nbf) {
             return Err(ErrorKind::NotYetValid);
         }
-        if claims.iat.is_some_and(|iat| iat > now + c.leeway) {
+        if claims.iat.is_some_and(|iat| iat > now + leeway) {
             return Err(ErrorKind::IssuedInFuture);
         }
         if let (Some(max), Some(exp)) = (c.max_lifetime, claims.exp)
-            && exp - claims.iat.unwrap_or(now) > max
+            && exp - claims.iat.unwrap_or(now) > max.as_secs_f64()
         {
             return Err(ErrorKind::LifetimeTooLong);
         }
@@ -313,7 +286,7 @@ impl VerifierBuilder {
     ///
     /// Defaults to no issuer check. Call it more than once to accept several issuers.
     pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.issuers.push(issuer.into());
+        self.0.issuers.push(issuer.into());
         self
     }
 
@@ -323,7 +296,7 @@ impl VerifierBuilder {
     /// Defaults to none: then a token that carries an `aud` is refused, since this service
     /// cannot tell whether it is the audience. Call it more than once to accept several names.
     pub fn with_audience(mut self, audience: impl Into<String>) -> Self {
-        self.audiences.push(audience.into());
+        self.0.audiences.push(audience.into());
         self
     }
 
@@ -334,7 +307,7 @@ impl VerifierBuilder {
     /// A token minted for another service is then accepted here (RFC 8725 §3.9). Prefer
     /// [`with_audience`](Self::with_audience).
     pub fn insecure_accept_any_audience(mut self) -> Self {
-        self.any_audience = true;
+        self.0.any_audience = true;
         self
     }
 
@@ -343,7 +316,7 @@ impl VerifierBuilder {
     ///
     /// Defaults to no `typ` check.
     pub fn with_typ(mut self, typ: impl Into<String>) -> Self {
-        self.typ = Some(typ.into());
+        self.0.typ = Some(typ.into());
         self
     }
 
@@ -351,7 +324,7 @@ impl VerifierBuilder {
     ///
     /// `exp` and `sub` are always required; `iss` and `aud` are when configured.
     pub fn with_required_claims<'a>(mut self, names: impl IntoIterator<Item = &'a str>) -> Self {
-        self.required.extend(names.into_iter().map(str::to_owned));
+        self.0.required.extend(names.into_iter().map(str::to_owned));
         self
     }
 
@@ -361,7 +334,7 @@ impl VerifierBuilder {
     ///
     /// A stolen token without `exp` works forever (RFC 8725 §3.10, OWASP).
     pub fn insecure_allow_missing_exp(mut self) -> Self {
-        self.require_exp = false;
+        self.0.require_exp = false;
         self
     }
 
@@ -369,7 +342,7 @@ impl VerifierBuilder {
     ///
     /// Defaults to [`DEFAULT_LEEWAY`] (30 s); at most [`MAX_LEEWAY`] (60 s).
     pub fn with_leeway(mut self, leeway: Duration) -> Self {
-        self.leeway = leeway;
+        self.0.leeway = leeway;
         self
     }
 
@@ -377,7 +350,7 @@ impl VerifierBuilder {
     ///
     /// Defaults to no maximum.
     pub fn with_max_lifetime(mut self, max: Duration) -> Self {
-        self.max_lifetime = Some(max);
+        self.0.max_lifetime = Some(max);
         self
     }
 
@@ -385,7 +358,7 @@ impl VerifierBuilder {
     ///
     /// Defaults to [`DEFAULT_MAX_TOKEN_LEN`] (8 KiB).
     pub fn with_max_token_len(mut self, max: usize) -> Self {
-        self.max_len = max;
+        self.0.max_len = max;
         self
     }
 
@@ -393,7 +366,7 @@ impl VerifierBuilder {
     ///
     /// Defaults to [`ClaimMapping::new`].
     pub fn with_claim_mapping(mut self, mapping: ClaimMapping) -> Self {
-        self.mapping = mapping;
+        self.0.mapping = mapping;
         self
     }
 
@@ -401,7 +374,7 @@ impl VerifierBuilder {
     ///
     /// Defaults to [`SystemClock`].
     pub fn with_clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
+        self.0.clock = Arc::new(clock);
         self
     }
 
@@ -412,39 +385,22 @@ impl VerifierBuilder {
     /// If the leeway exceeds [`MAX_LEEWAY`], the size cap is under 64 bytes, or an issuer or
     /// audience is empty.
     pub fn build(self) -> Result<Verifier, KeyError> {
-        if self.leeway > MAX_LEEWAY {
+        let c = self.0;
+        if c.leeway > MAX_LEEWAY {
             return Err(KeyError::Config(format!(
                 "leeway {:?} is over the {:?} maximum",
-                self.leeway, MAX_LEEWAY
+                c.leeway, MAX_LEEWAY
             )));
         }
-        if self.max_len < 64 {
+        if c.max_len < 64 {
             return Err(KeyError::Config(
                 "the token size cap must be at least 64 bytes".into(),
             ));
         }
-        if self
-            .issuers
-            .iter()
-            .chain(&self.audiences)
-            .any(String::is_empty)
-        {
+        if c.issuers.iter().chain(&c.audiences).any(String::is_empty) {
             return Err(KeyError::Config("an issuer or audience is empty".into()));
         }
-        Ok(Verifier(Arc::new(Config {
-            keys: self.keys,
-            issuers: self.issuers,
-            audiences: self.audiences,
-            typ: self.typ,
-            required: self.required,
-            require_exp: self.require_exp,
-            any_audience: self.any_audience,
-            leeway: self.leeway.as_secs_f64(),
-            max_lifetime: self.max_lifetime.map(|d| d.as_secs_f64()),
-            max_len: self.max_len,
-            mapping: self.mapping,
-            clock: self.clock,
-        })))
+        Ok(Verifier(Arc::new(c)))
     }
 }
 
