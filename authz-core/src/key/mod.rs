@@ -678,11 +678,7 @@ fn check_secret(alg: Algorithm, secret: &[u8]) -> Result<(), KeyError> {
             min,
         });
     }
-    let head = secret.trim_ascii_start();
-    if [&b"-----BEGIN"[..], b"{", b"ssh-", b"ecdsa-sha2-"]
-        .iter()
-        .any(|p| head.starts_with(p))
-    {
+    if looks_like_a_key(secret) {
         // A public key passed as an HMAC secret is how algorithm confusion starts.
         return Err(KeyError::Format(
             "this looks like a PEM, JWK or SSH key, not an HMAC secret; load it with \
@@ -695,6 +691,16 @@ fn check_secret(alg: Algorithm, secret: &[u8]) -> Result<(), KeyError> {
         return Err(KeyError::PublicSecret);
     }
     Ok(())
+}
+
+/// Whether `secret` is the text of a key: PEM armour, an OpenSSH public key, or a JWK (a JSON
+/// object naming a `kty`). Random secrets practically never match (a `{` alone does not).
+fn looks_like_a_key(secret: &[u8]) -> bool {
+    let head = secret.trim_ascii_start();
+    let jwk = head.starts_with(b"{") && head.windows(5).any(|w| w == b"\"kty\"");
+    jwk || [&b"-----BEGIN "[..], b"ssh-", b"ecdsa-sha2-"]
+        .iter()
+        .any(|p| head.starts_with(p))
 }
 
 fn check_curve(alg: Algorithm, curve: Curve) -> Result<(), KeyError> {
@@ -794,6 +800,25 @@ mod tests {
             VerifyingKey::from_secret(Algorithm::HS256, &[b'a'; 40]).unwrap_err(),
             KeyError::PublicSecret
         );
+    }
+
+    #[test]
+    fn random_secrets_that_start_like_json_are_fine() {
+        let mut secret = *b"{0123456789abcdef0123456789abcdef";
+        assert!(VerifyingKey::from_secret(Algorithm::HS256, &secret).is_ok());
+        secret[0] = b'-';
+        assert!(VerifyingKey::from_secret(Algorithm::HS256, &secret).is_ok());
+        let jwk = br#"{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4","e":"AQAB"}"#;
+        assert!(matches!(
+            VerifyingKey::from_secret(Algorithm::HS256, jwk),
+            Err(KeyError::Format(_))
+        ));
+        for _ in 0..2000 {
+            assert!(
+                SigningKey::generate(Algorithm::HS256).is_ok(),
+                "generated secrets always load"
+            );
+        }
     }
 
     #[test]
