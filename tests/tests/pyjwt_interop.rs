@@ -453,52 +453,73 @@ fn our_tokens_decode_in_pyjwt() {
     }
 }
 
+/// Asserts that we refuse `token` with `kind` and PyJWT with `class` (and, when
+/// `same_message`, with our message).
+fn both_refuse(key: &TestKey, token: &str, kind: ErrorKind, class: &str, same_message: bool) {
+    let alg = key.alg;
+    let ours = key.verifier().verify(token).expect_err("we must refuse it");
+    assert_eq!(ours.kind(), &kind, "{alg}");
+    let theirs = pyjwt_verify(key, token).expect_err("PyJWT must refuse it");
+    assert_eq!(theirs.error, class, "{alg}: {theirs:?}");
+    if same_message {
+        assert_eq!(theirs.message, ours.to_string(), "{alg}");
+    }
+}
+
 #[test]
 fn pyjwt_refuses_our_bad_tokens_as_we_do() {
     if !pyjwt_available("pyjwt_refuses_our_bad_tokens_as_we_do") {
         return;
     }
     for (key, other) in keys().iter().zip(other_keys()) {
-        let alg = key.alg;
         let claims = json!({"sub": "mallory", "roles": ["admin"]});
 
         // Signed by a key PyJWT was not given.
         let forged = other.issuer().issue(&claims).unwrap();
-        let ours = key.verifier().verify(&forged).unwrap_err();
-        assert_eq!(ours.kind(), &ErrorKind::InvalidSignature, "{alg}");
-        let theirs = pyjwt_verify(key, &forged).unwrap_err();
-        assert_eq!(theirs.error, "InvalidSignatureError", "{alg}");
-        assert_eq!(theirs.message, ours.to_string(), "{alg}");
+        both_refuse(
+            key,
+            &forged,
+            ErrorKind::InvalidSignature,
+            "InvalidSignatureError",
+            true,
+        );
 
         // Issued an hour ago with our 5-minute default lifetime.
         let an_hour_ago = FixedClock::at(SystemTime::now() - Duration::from_secs(3600));
         let expired = key.issuer().with_clock(an_hour_ago).issue(&claims).unwrap();
-        let ours = key.verifier().verify(&expired).unwrap_err();
-        assert_eq!(ours.kind(), &ErrorKind::Expired, "{alg}");
-        let theirs = pyjwt_verify(key, &expired).unwrap_err();
-        assert_eq!(theirs.error, "ExpiredSignatureError", "{alg}");
-        assert_eq!(theirs.message, ours.to_string(), "{alg}");
+        both_refuse(
+            key,
+            &expired,
+            ErrorKind::Expired,
+            "ExpiredSignatureError",
+            true,
+        );
 
         // Claims win over the issuer's defaults: another issuer, another audience.
         let wrong_iss = key
             .issuer()
             .issue(&json!({"sub": "mallory", "iss": "https://evil.example"}))
             .unwrap();
-        let ours = key.verifier().verify(&wrong_iss).unwrap_err();
-        assert_eq!(ours.kind(), &ErrorKind::InvalidIssuer, "{alg}");
-        let theirs = pyjwt_verify(key, &wrong_iss).unwrap_err();
-        assert_eq!(theirs.error, "InvalidIssuerError", "{alg}");
-        assert_eq!(theirs.message, ours.to_string(), "{alg}");
+        both_refuse(
+            key,
+            &wrong_iss,
+            ErrorKind::InvalidIssuer,
+            "InvalidIssuerError",
+            true,
+        );
 
+        // PyJWT says "Audience doesn't match" here, and "Invalid audience" only when it was
+        // given no audience: the class is what compares.
         let wrong_aud = key
             .issuer()
             .issue(&json!({"sub": "mallory", "aud": "billing"}))
             .unwrap();
-        let ours = key.verifier().verify(&wrong_aud).unwrap_err();
-        assert_eq!(ours.kind(), &ErrorKind::InvalidAudience, "{alg}");
-        // PyJWT says "Audience doesn't match" here, and "Invalid audience" only when it was
-        // given no audience: the class is what compares.
-        let theirs = pyjwt_verify(key, &wrong_aud).unwrap_err();
-        assert_eq!(theirs.error, "InvalidAudienceError", "{alg}: {theirs:?}");
+        both_refuse(
+            key,
+            &wrong_aud,
+            ErrorKind::InvalidAudience,
+            "InvalidAudienceError",
+            false,
+        );
     }
 }

@@ -316,8 +316,11 @@ impl VerifyingKey {
             parsed,
             signature_len,
         };
-        // Build the backend verifier once now, so that a key the backend refuses fails here.
-        key.new_verifier()?;
+        if key.parsed.is_none() {
+            // jsonwebtoken's verifier will be used: build it once now, so that a key it
+            // refuses fails here rather than at the first token.
+            key.new_verifier()?;
+        }
         Ok(key)
     }
 
