@@ -1,11 +1,28 @@
 //! # authz-axum
 //!
-//! JWT authentication and authorization for axum. Apps depend on this crate alone: it
-//! re-exports [`authz_core`] (keys, verification, principals, policies, issuing).
+//! JWT authentication and authorization for axum: one [`AuthLayer`] verifies the token, the
+//! [`Auth`] and [`Claims`] extractors hand the verified caller to handlers, and responses
+//! follow RFC 6750. Apps depend on this crate alone: it re-exports [`authz_core`] (keys,
+//! verification, principals, policies, issuing).
 //!
-//! The tower Layer, the extractors and the RFC 6750 responses arrive with the AuthLayer
-//! issue; today this crate is the facade over `authz-core`.
+//! See the [`auth`] module for the request path and an example.
 
+pub mod auth;
+mod guard;
+
+/// Items for the code `#[require_auth]` generates. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::guard::{Guard, GuardSpec};
+    pub use authz_core::{Principal, Requirement};
+    pub use http::request::Parts;
+    pub use std::sync::LazyLock;
+}
+
+pub use auth::{
+    Auth, AuthLayer, AuthRejection, AuthService, Claims, DefaultOnRejection, OnRejection,
+    Revocation,
+};
 #[doc(inline)]
 pub use authz_core::*;
 

@@ -313,6 +313,15 @@ pub struct Denied {
 }
 
 impl Denied {
+    /// A denial by a check outside [`Requirement`] (e.g. an app's policy function), named
+    /// as it should appear in messages (`policy = is_owner`).
+    pub fn new(failed: impl Into<String>) -> Self {
+        Self {
+            failed: failed.into(),
+            scopes: Vec::new(),
+        }
+    }
+
     fn of(requirement: &Requirement) -> Self {
         let mut scopes = Vec::new();
         requirement.scopes(&mut scopes);

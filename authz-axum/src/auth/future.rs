@@ -1,0 +1,134 @@
+//! [`ResponseFuture`]: the inner service's future, a rejection, or a pending revocation check.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use authz_core::ErrorKind;
+use authz_core::policy::BoxFuture;
+use axum::response::Response;
+use http::Request;
+use pin_project_lite::pin_project;
+use tower_service::Service;
+
+use super::layer::{AuthConfig, AuthState};
+use super::rejection::AuthRejection;
+
+pin_project! {
+    /// Response future of [`AuthService`](super::AuthService). Boxes nothing unless a revocation hook is set.
+    pub struct ResponseFuture<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        #[pin]
+        kind: Kind<S, B>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        Inner { #[pin] future: S::Future },
+        Revoking {
+            check: BoxFuture<'static, bool>,
+            request: Option<Request<B>>,
+            service: Option<S>,
+            config: Arc<AuthConfig>,
+        },
+        Rejected { response: Option<Response> },
+    }
+}
+
+impl<S: Service<Request<B>>, B> ResponseFuture<S, B> {
+    pub(crate) fn inner(future: S::Future) -> Self {
+        Self {
+            kind: Kind::Inner { future },
+        }
+    }
+
+    pub(crate) fn rejected(response: Response) -> Self {
+        Self {
+            kind: Kind::Rejected {
+                response: Some(response),
+            },
+        }
+    }
+
+    pub(crate) fn revoking(
+        check: BoxFuture<'static, bool>,
+        request: Request<B>,
+        service: S,
+        config: Arc<AuthConfig>,
+    ) -> Self {
+        Self {
+            kind: Kind::Revoking {
+                check,
+                request: Some(request),
+                service: Some(service),
+                config,
+            },
+        }
+    }
+}
+
+impl<S, B> Future for ResponseFuture<S, B>
+where
+    S: Service<Request<B>, Response = Response>,
+{
+    type Output = Result<Response, S::Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let next = match self.as_mut().project().kind.project() {
+                KindProj::Inner { future } => return future.poll(cx),
+                KindProj::Rejected { response } => {
+                    let response = response
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    return Poll::Ready(Ok(response));
+                }
+                KindProj::Revoking {
+                    check,
+                    request,
+                    service,
+                    config,
+                } => {
+                    let revoked = ready!(check.as_mut().poll(cx));
+                    let request = request
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    let mut service = service
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    if revoked {
+                        let rejection = AuthRejection::InvalidToken(ErrorKind::Revoked);
+                        Kind::Rejected {
+                            response: Some(config.reject(rejection)),
+                        }
+                    } else {
+                        Kind::Inner {
+                            future: service.call(request),
+                        }
+                    }
+                }
+            };
+            self.as_mut().project().kind.set(next);
+        }
+    }
+}
+
+/// Puts the auth state into a request.
+pub(crate) fn attach<B>(
+    request: &mut Request<B>,
+    config: &Arc<AuthConfig>,
+    principal: Option<authz_core::Principal>,
+) {
+    request.extensions_mut().insert(AuthState {
+        config: config.clone(),
+        principal,
+    });
+}

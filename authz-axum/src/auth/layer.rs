@@ -1,0 +1,187 @@
+//! [`AuthLayer`]: configuration of the guarded request path.
+
+use std::fmt;
+use std::sync::Arc;
+
+use authz_core::{Principal, Verifier};
+use axum::response::Response;
+use tower_layer::Layer;
+
+use super::rejection::{AuthRejection, DefaultOnRejection, OnRejection};
+use super::revocation::Revocation;
+use super::service::AuthService;
+use super::source::{ExtractFn, Source};
+
+/// A tower layer that verifies the request's token once and puts the [`Principal`] in the
+/// request extensions, for the [`Auth`](crate::Auth) / [`Claims`](crate::Claims) extractors
+/// and `#[require_auth]` guards.
+///
+/// *Optional* mode (the default): no token → the request goes on anonymous; a bad token → 401.
+/// *Required* mode ([`required`](Self::required)): no valid token → 401 for every route below.
+/// CORS preflight requests (`OPTIONS` with `Access-Control-Request-Method`) always pass.
+///
+/// See the [module docs](crate::auth) for an example.
+#[derive(Clone)]
+#[must_use]
+pub struct AuthLayer {
+    pub(crate) config: Arc<AuthConfig>,
+}
+
+pub(crate) struct AuthConfig {
+    pub(crate) verifier: Verifier,
+    pub(crate) sources: Vec<Source>,
+    pub(crate) required: bool,
+    pub(crate) realm: String,
+    pub(crate) revocation: Option<Arc<dyn Revocation>>,
+    pub(crate) on_rejection: Arc<dyn OnRejection>,
+}
+
+impl fmt::Debug for AuthLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.config;
+        f.debug_struct("AuthLayer")
+            .field("verifier", &c.verifier)
+            .field("sources", &c.sources)
+            .field("required", &c.required)
+            .field("realm", &c.realm)
+            .field("revocation", &c.revocation.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthConfig {
+    /// The response for `rejection`, through the app's hook, logged with its code (never the
+    /// token).
+    pub(crate) fn reject(&self, rejection: AuthRejection) -> Response {
+        if rejection == AuthRejection::MissingLayer {
+            tracing::error!(target: "authz_axum::rejection", code = rejection.code(), "request refused");
+        } else {
+            tracing::debug!(
+                target: "authz_axum::rejection",
+                status = rejection.status().as_u16(),
+                code = rejection.code(),
+                "request refused"
+            );
+        }
+        let default = rejection.to_response(&self.realm);
+        self.on_rejection.on_rejection(&rejection, default)
+    }
+}
+
+impl AuthLayer {
+    /// A layer that verifies `Authorization: Bearer` tokens with `verifier`, in optional mode,
+    /// with realm `"api"`.
+    pub fn new(verifier: Verifier) -> Self {
+        Self {
+            config: Arc::new(AuthConfig {
+                verifier,
+                sources: vec![Source::Bearer],
+                required: false,
+                realm: "api".to_owned(),
+                revocation: None,
+                on_rejection: Arc::new(DefaultOnRejection),
+            }),
+        }
+    }
+
+    fn edit(mut self, f: impl FnOnce(&mut AuthConfig)) -> Self {
+        if let Some(config) = Arc::get_mut(&mut self.config) {
+            f(config);
+            self
+        } else {
+            let c = &self.config;
+            let mut config = AuthConfig {
+                verifier: c.verifier.clone(),
+                sources: c.sources.clone(),
+                required: c.required,
+                realm: c.realm.clone(),
+                revocation: c.revocation.clone(),
+                on_rejection: c.on_rejection.clone(),
+            };
+            f(&mut config);
+            Self {
+                config: Arc::new(config),
+            }
+        }
+    }
+
+    /// Every request below needs a valid token (401 otherwise).
+    ///
+    /// Defaults to optional: requests without a token go on anonymous.
+    pub fn required(self) -> Self {
+        self.edit(|c| c.required = true)
+    }
+
+    /// The `realm` of `WWW-Authenticate` challenges.
+    ///
+    /// Defaults to `"api"`.
+    pub fn with_realm(self, realm: impl Into<String>) -> Self {
+        let realm = realm.into();
+        self.edit(|c| c.realm = realm)
+    }
+
+    /// Also reads the token from the cookie `name` (for browser apps).
+    pub fn with_cookie(self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        self.edit(|c| c.sources.push(Source::Cookie(name)))
+    }
+
+    /// Also reads the token from the header `name` (e.g. `x-api-token`).
+    pub fn with_header(self, name: http::HeaderName) -> Self {
+        self.edit(|c| c.sources.push(Source::Header(name)))
+    }
+
+    /// Also reads the token from the query parameter `name`.
+    ///
+    /// # Security
+    ///
+    /// Tokens in URLs end up in logs, browser history and `Referer` headers (RFC 6750 §5.3).
+    /// Use it only where nothing else works (e.g. WebSocket handshakes from browsers).
+    pub fn insecure_with_query(self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        self.edit(|c| c.sources.push(Source::Query(name)))
+    }
+
+    /// Also reads the token with an app-supplied function.
+    pub fn with_extractor(self, extract: ExtractFn) -> Self {
+        self.edit(|c| c.sources.push(Source::Custom(extract)))
+    }
+
+    /// Stops reading `Authorization: Bearer` (for apps that only use a cookie or header).
+    pub fn without_bearer(self) -> Self {
+        self.edit(|c| c.sources.retain(|s| !matches!(s, Source::Bearer)))
+    }
+
+    /// Checks every verified token with `revocation` (async, on the request path).
+    pub fn with_revocation(self, revocation: impl Revocation) -> Self {
+        let revocation: Arc<dyn Revocation> = Arc::new(revocation);
+        self.edit(|c| c.revocation = Some(revocation))
+    }
+
+    /// Replaces rejection responses — from the layer, the extractors and the guards alike.
+    pub fn on_rejection(self, on_rejection: impl OnRejection) -> Self {
+        let on_rejection: Arc<dyn OnRejection> = Arc::new(on_rejection);
+        self.edit(|c| c.on_rejection = on_rejection)
+    }
+
+    /// The verifier.
+    pub fn verifier(&self) -> &Verifier {
+        &self.config.verifier
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService::new(inner, self.config.clone())
+    }
+}
+
+/// What the layer leaves in the request extensions: the config (for rendering rejections the
+/// app's way) and the principal, if any.
+#[derive(Clone)]
+pub(crate) struct AuthState {
+    pub(crate) config: Arc<AuthConfig>,
+    pub(crate) principal: Option<Principal>,
+}

@@ -1,0 +1,108 @@
+//! [`AuthService`]: the middleware service.
+
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::response::Response;
+use http::{Method, Request, header};
+use tower_service::Service;
+
+use super::future::{ResponseFuture, attach};
+use super::layer::AuthConfig;
+use super::rejection::AuthRejection;
+use super::source;
+
+/// The middleware made by [`AuthLayer`](super::AuthLayer). See the
+/// [module docs](crate::auth) for an example.
+#[derive(Clone)]
+#[must_use]
+pub struct AuthService<S> {
+    inner: S,
+    config: Arc<AuthConfig>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for AuthService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthService")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> AuthService<S> {
+    pub(crate) fn new(inner: S, config: Arc<AuthConfig>) -> Self {
+        Self { inner, config }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+fn is_cors_preflight<B>(request: &Request<B>) -> bool {
+    request.method() == Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+}
+
+impl<S, B> Service<Request<B>> for AuthService<S>
+where
+    S: Service<Request<B>, Response = Response> + Clone,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, B>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let config = &self.config;
+        if is_cors_preflight(&request) {
+            attach(&mut request, config, None);
+            return ResponseFuture::inner(self.inner.call(request));
+        }
+        let outcome = match source::find(&config.sources, request.headers(), request.uri()) {
+            Err(reason) => Err(AuthRejection::InvalidRequest(reason)),
+            Ok(None) if config.required => Err(AuthRejection::MissingToken),
+            Ok(None) => Ok(None),
+            Ok(Some(token)) => config
+                .verifier
+                .verify(&token)
+                .map(Some)
+                .map_err(|e| AuthRejection::InvalidToken(e.into_kind())),
+        };
+        let principal = match outcome {
+            Ok(principal) => principal,
+            Err(rejection) => return ResponseFuture::rejected(config.reject(rejection)),
+        };
+        match (&principal, &config.revocation) {
+            (Some(p), Some(revocation)) => {
+                let check = revocation.is_revoked(p);
+                attach(&mut request, config, principal);
+                // The ready service goes into the future; its clone stays for poll_ready.
+                let clone = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture::revoking(check, request, ready, config.clone())
+            }
+            _ => {
+                attach(&mut request, config, principal);
+                ResponseFuture::inner(self.inner.call(request))
+            }
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! Where the token comes from: `Authorization: Bearer` (default), a cookie, a custom header,
+//! the query string (only when turned on), or an app-supplied function.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use http::{HeaderMap, Uri, header};
+
+/// An app-supplied token extractor: `Ok(None)` when the request carries no token, `Err` with a
+/// reason (sent as 400 `invalid_request`) when it carries a malformed one.
+pub type ExtractFn =
+    Arc<dyn Fn(&HeaderMap, &Uri) -> Result<Option<String>, &'static str> + Send + Sync>;
+
+/// One place a token may be found.
+#[derive(Clone)]
+pub(crate) enum Source {
+    Bearer,
+    Cookie(String),
+    Header(http::HeaderName),
+    Query(String),
+    Custom(ExtractFn),
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Bearer => f.write_str("Bearer"),
+            Self::Cookie(name) => write!(f, "Cookie({name:?})"),
+            Self::Header(name) => write!(f, "Header({name:?})"),
+            Self::Query(name) => write!(f, "Query({name:?})"),
+            Self::Custom(_) => f.write_str("Custom"),
+        }
+    }
+}
+
+/// Finds the request's token in `sources`. Two sources carrying one is a malformed request
+/// (RFC 6750 §2: a client uses one method).
+pub(crate) fn find<'r>(
+    sources: &[Source],
+    headers: &'r HeaderMap,
+    uri: &'r Uri,
+) -> Result<Option<Cow<'r, str>>, &'static str> {
+    let mut found = None;
+    for source in sources {
+        let token = match source {
+            Source::Bearer => bearer(headers)?.map(Cow::Borrowed),
+            Source::Cookie(name) => cookie(headers, name)?.map(Cow::Borrowed),
+            Source::Header(name) => header_value(headers, name)?.map(Cow::Borrowed),
+            Source::Query(name) => query(uri, name)?.map(Cow::Borrowed),
+            Source::Custom(extract) => extract(headers, uri)?.map(Cow::Owned),
+        };
+        if token.is_some() {
+            if found.is_some() {
+                return Err("the token is given by more than one method");
+            }
+            found = token;
+        }
+    }
+    Ok(found)
+}
+
+/// `Authorization: Bearer <b64token>` (RFC 6750 §2.1): the scheme is case-insensitive, one or
+/// more spaces follow it. Another scheme (e.g. `Basic`) is no token at all.
+fn bearer(headers: &HeaderMap) -> Result<Option<&str>, &'static str> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err("more than one Authorization header");
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| "the Authorization header is not ASCII")?;
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(None);
+    }
+    let token = rest.trim_start_matches(' ');
+    check_b64token(token)?;
+    Ok(Some(token))
+}
+
+/// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn check_b64token(token: &str) -> Result<(), &'static str> {
+    if token.is_empty() {
+        return Err("the Bearer token is empty");
+    }
+    let body = token.trim_end_matches('=');
+    let valid = !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err("the Bearer token has characters outside b64token")
+    }
+}
+
+fn cookie<'r>(headers: &'r HeaderMap, name: &str) -> Result<Option<&'r str>, &'static str> {
+    let mut found = None;
+    for value in headers.get_all(header::COOKIE) {
+        let Ok(value) = value.to_str() else { continue };
+        for pair in value.split(';') {
+            if let Some((key, token)) = pair.trim().split_once('=')
+                && key == name
+            {
+                if found.is_some() {
+                    return Err("the token cookie is set more than once");
+                }
+                check_b64token(token).map_err(|_| "the token cookie is not a token")?;
+                found = Some(token);
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn header_value<'r>(
+    headers: &'r HeaderMap,
+    name: &http::HeaderName,
+) -> Result<Option<&'r str>, &'static str> {
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err("the token header is repeated");
+    }
+    let token = value
+        .to_str()
+        .map_err(|_| "the token header is not ASCII")?
+        .trim();
+    check_b64token(token).map_err(|_| "the token header is not a token")?;
+    Ok(Some(token))
+}
+
+fn query<'r>(uri: &'r Uri, name: &str) -> Result<Option<&'r str>, &'static str> {
+    let mut found = None;
+    for pair in uri.query().unwrap_or_default().split('&') {
+        if let Some((key, token)) = pair.split_once('=')
+            && key == name
+        {
+            if found.is_some() {
+                return Err("the token parameter is repeated");
+            }
+            check_b64token(token).map_err(|_| "the token parameter is not a token")?;
+            found = Some(token);
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.append(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        map
+    }
+
+    fn bearer_of(value: &str) -> Result<Option<String>, &'static str> {
+        bearer(&headers(&[("authorization", value)])).map(|t| t.map(str::to_owned))
+    }
+
+    #[test]
+    fn bearer_syntax() {
+        assert_eq!(
+            bearer_of("Bearer abc.def.ghi").unwrap().as_deref(),
+            Some("abc.def.ghi")
+        );
+        assert_eq!(
+            bearer_of("bEaReR   abc").unwrap().as_deref(),
+            Some("abc"),
+            "case and spaces"
+        );
+        assert_eq!(bearer_of("Bearer abc==").unwrap().as_deref(), Some("abc=="));
+        assert_eq!(
+            bearer_of("Basic dXNlcjpwdw==").unwrap(),
+            None,
+            "another scheme is no token"
+        );
+        assert!(bearer_of("Bearer").is_err());
+        assert!(bearer_of("Bearer ").is_err());
+        assert!(bearer_of("Bearer a b").is_err());
+        assert!(bearer_of("Bearer a=b").is_err());
+        assert!(bearer_of("Bearer ===").is_err());
+        let two = headers(&[("authorization", "Bearer a"), ("authorization", "Bearer b")]);
+        assert!(bearer(&two).is_err());
+    }
+
+    #[test]
+    fn more_than_one_method_is_malformed() {
+        let h = headers(&[
+            ("authorization", "Bearer a"),
+            ("cookie", "x=1; access_token=b"),
+        ]);
+        let uri: Uri = "/".parse().unwrap();
+        let sources = [Source::Bearer, Source::Cookie("access_token".into())];
+        assert!(find(&sources, &h, &uri).is_err());
+        assert_eq!(find(&sources[1..], &h, &uri).unwrap().as_deref(), Some("b"));
+        let q: Uri = "/x?a=1&access_token=tok".parse().unwrap();
+        let sources = [Source::Query("access_token".into())];
+        assert_eq!(
+            find(&sources, &HeaderMap::new(), &q).unwrap().as_deref(),
+            Some("tok")
+        );
+    }
+}

@@ -1,0 +1,436 @@
+//! The layer, the extractors and the guard through a real `Router`: statuses,
+//! `WWW-Authenticate` challenges and JSON bodies for every outcome.
+
+#![allow(clippy::unwrap_used)] // in tests, a panic is the failure report
+
+use std::sync::LazyLock;
+
+use authz_axum::__private::{Guard, GuardSpec, Parts};
+use authz_axum::{
+    Algorithm, Auth, AuthLayer, AuthRejection, Claims, Issuer, KeySet, Principal, Requirement,
+    SigningKey, Verifier,
+};
+use axum::Router;
+use axum::body::Body;
+use axum::response::Response;
+use axum::routing::get;
+use http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const SECRET: &[u8] = b"k7#pQ9v!Lm2$Xr8^Tz4&Wb6*Ny1(Hc3)";
+
+fn key() -> SigningKey {
+    SigningKey::from_secret(Algorithm::HS256, SECRET).unwrap()
+}
+
+fn verifier() -> Verifier {
+    Verifier::builder(KeySet::single(key().verifying_key()))
+        .build()
+        .unwrap()
+}
+
+fn token(claims: Value) -> String {
+    Issuer::new(key()).issue(&claims).unwrap()
+}
+
+fn alice() -> String {
+    token(json!({"sub": "alice", "roles": ["user"], "scope": "items:read", "tenant": "acme"}))
+}
+
+async fn me(Auth(user): Auth) -> String {
+    user.subject().to_owned()
+}
+
+async fn maybe(user: Option<Auth>) -> String {
+    user.map_or_else(|| "anonymous".to_owned(), |Auth(u)| u.subject().to_owned())
+}
+
+#[derive(Deserialize)]
+struct TenantClaims {
+    tenant: String,
+}
+
+async fn tenant(Claims(c): Claims<TenantClaims>) -> String {
+    c.tenant
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Impossible {
+    plan: u64,
+}
+
+async fn impossible(Claims(_): Claims<Impossible>) -> &'static str {
+    "unreachable"
+}
+
+struct Admin;
+impl GuardSpec for Admin {
+    fn requirement() -> Option<&'static Requirement> {
+        static R: LazyLock<Requirement> = LazyLock::new(|| Requirement::role("admin"));
+        Some(&R)
+    }
+}
+
+struct WriteItems;
+impl GuardSpec for WriteItems {
+    fn requirement() -> Option<&'static Requirement> {
+        static R: LazyLock<Requirement> = LazyLock::new(|| Requirement::scope("items:write"));
+        Some(&R)
+    }
+}
+
+struct OwnPath;
+impl GuardSpec for OwnPath {
+    fn requirement() -> Option<&'static Requirement> {
+        None
+    }
+    const POLICY: Option<&'static str> = Some("owns_path");
+    async fn policy(principal: &Principal, parts: &mut Parts) -> bool {
+        parts.uri.path().ends_with(principal.subject())
+    }
+}
+
+async fn admin(_: Guard<Admin>) -> &'static str {
+    "admin area"
+}
+async fn write(_: Guard<WriteItems>) -> &'static str {
+    "written"
+}
+async fn own(_: Guard<OwnPath>) -> &'static str {
+    "yours"
+}
+
+fn routes() -> Router {
+    Router::new()
+        .route("/me", get(me))
+        .route("/maybe", get(maybe))
+        .route("/tenant", get(tenant))
+        .route("/impossible", get(impossible))
+        .route("/admin", get(admin))
+        .route("/items", get(write))
+        .route("/own/{name}", get(own))
+        .route("/public", get(|| async { "public" }))
+}
+
+fn app() -> Router {
+    routes().layer(AuthLayer::new(verifier()))
+}
+
+struct Reply {
+    status: StatusCode,
+    challenge: Option<String>,
+    body: Value,
+    text: String,
+}
+
+async fn send(app: Router, request: Request<Body>) -> Reply {
+    let response: Response = app.oneshot(request).await.unwrap();
+    let status = response.status();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Reply {
+        status,
+        challenge,
+        body,
+        text,
+    }
+}
+
+fn get_with(path: &str, auth: Option<&str>) -> Request<Body> {
+    let mut request = Request::get(path);
+    if let Some(value) = auth {
+        request = request.header("authorization", value);
+    }
+    request.body(Body::empty()).unwrap()
+}
+
+fn bearer(path: &str, token: &str) -> Request<Body> {
+    get_with(path, Some(&format!("Bearer {token}")))
+}
+
+#[tokio::test]
+async fn valid_token_reaches_the_handler() {
+    let reply = send(app(), bearer("/me", &alice())).await;
+    assert_eq!(
+        (reply.status, reply.text.as_str()),
+        (StatusCode::OK, "alice")
+    );
+    let reply = send(app(), bearer("/tenant", &alice())).await;
+    assert_eq!(reply.text, "acme");
+}
+
+#[tokio::test]
+async fn missing_token_is_401_with_a_bare_challenge() {
+    for auth in [None, Some("Basic dXNlcjpwYXNz")] {
+        let reply = send(app(), get_with("/me", auth)).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(reply.challenge.as_deref(), Some(r#"Bearer realm="api""#));
+        assert_eq!(
+            reply.body,
+            json!({"detail": "Not authenticated", "code": "missing_token"})
+        );
+    }
+}
+
+#[tokio::test]
+async fn optional_mode_lets_anonymous_requests_through() {
+    let reply = send(app(), get_with("/maybe", None)).await;
+    assert_eq!(
+        (reply.status, reply.text.as_str()),
+        (StatusCode::OK, "anonymous")
+    );
+    let reply = send(app(), get_with("/public", None)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let reply = send(app(), bearer("/maybe", &alice())).await;
+    assert_eq!(reply.text, "alice");
+}
+
+#[tokio::test]
+async fn invalid_tokens_are_401_invalid_token_even_on_public_routes() {
+    let expired = Issuer::new(key())
+        .with_clock(authz_axum::FixedClock::at_unix(1_000_000))
+        .issue_for("alice")
+        .unwrap();
+    let mut forged = alice();
+    forged.pop();
+    forged.push(if alice().ends_with('A') { 'Q' } else { 'A' });
+    let cases = [
+        (expired, "Signature has expired", "token_expired"),
+        (forged, "Signature verification failed", "invalid_signature"),
+        (
+            "abc".to_owned(),
+            "Not enough segments",
+            "not_enough_segments",
+        ),
+    ];
+    for (token, detail, code) in cases {
+        for path in ["/me", "/public", "/maybe"] {
+            let reply = send(app(), bearer(path, &token)).await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path} {code}");
+            assert_eq!(
+                reply.challenge.as_deref(),
+                Some(
+                    format!(
+                        r#"Bearer realm="api", error="invalid_token", error_description="{detail}""#
+                    )
+                    .as_str()
+                )
+            );
+            assert_eq!(reply.body, json!({"detail": detail, "code": code}));
+        }
+    }
+}
+
+#[tokio::test]
+async fn malformed_requests_are_400_invalid_request() {
+    let t = alice();
+    let two = Request::get("/me")
+        .header("authorization", format!("Bearer {t}"))
+        .header("authorization", format!("Bearer {t}"))
+        .body(Body::empty())
+        .unwrap();
+    let reply = send(app(), two).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(
+        reply
+            .challenge
+            .unwrap()
+            .contains(r#"error="invalid_request""#)
+    );
+    assert_eq!(reply.body["code"], "invalid_request");
+    for value in ["Bearer", "Bearer ", "Bearer a b", "Bearer a\"b"] {
+        let reply = send(app(), get_with("/me", Some(value))).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{value:?}");
+    }
+}
+
+#[tokio::test]
+async fn required_mode_refuses_anonymous_requests_everywhere() {
+    let app = routes().layer(AuthLayer::new(verifier()).required().with_realm("zen"));
+    let reply = send(app.clone(), get_with("/public", None)).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(reply.challenge.as_deref(), Some(r#"Bearer realm="zen""#));
+    let reply = send(app.clone(), bearer("/public", &alice())).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    // CORS preflight is never refused by the layer.
+    let preflight = Request::options("/public")
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "GET")
+        .body(Body::empty())
+        .unwrap();
+    let reply = send(app.clone(), preflight).await;
+    assert_ne!(reply.status, StatusCode::UNAUTHORIZED);
+    let plain_options = Request::options("/public").body(Body::empty()).unwrap();
+    assert_eq!(
+        send(app, plain_options).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn guards_give_403_insufficient_scope() {
+    let reply = send(app(), bearer("/admin", &alice())).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        reply.challenge.as_deref(),
+        Some(
+            r#"Bearer realm="api", error="insufficient_scope", error_description="Insufficient permissions: requires role = 'admin'""#
+        )
+    );
+    assert_eq!(
+        reply.body,
+        json!({"detail": "Insufficient permissions: requires role = \"admin\"", "code": "insufficient_scope"})
+    );
+    let boss = token(json!({"sub": "boss", "roles": ["admin"]}));
+    assert_eq!(
+        send(app(), bearer("/admin", &boss)).await.text,
+        "admin area"
+    );
+    let reply = send(app(), get_with("/admin", None)).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNAUTHORIZED,
+        "anonymous is 401, not 403"
+    );
+
+    let reply = send(app(), bearer("/items", &alice())).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert!(
+        reply
+            .challenge
+            .unwrap()
+            .ends_with(r#", scope="items:write""#)
+    );
+}
+
+#[tokio::test]
+async fn policies_get_the_request_parts() {
+    assert_eq!(
+        send(app(), bearer("/own/alice", &alice())).await.text,
+        "yours"
+    );
+    let reply = send(app(), bearer("/own/bob", &alice())).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        reply.body["detail"],
+        "Insufficient permissions: requires policy = owns_path"
+    );
+}
+
+#[tokio::test]
+async fn without_the_layer_extractors_and_guards_fail_closed() {
+    for path in ["/me", "/admin", "/tenant"] {
+        let reply = send(routes(), bearer(path, &alice())).await;
+        assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+        assert_eq!(reply.body["code"], "auth_layer_missing");
+        assert_eq!(reply.challenge, None);
+    }
+    let reply = send(routes(), get_with("/maybe", None)).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Option<Auth> fails closed too"
+    );
+}
+
+#[tokio::test]
+async fn claims_that_do_not_fit_are_401() {
+    let reply = send(app(), bearer("/impossible", &alice())).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(reply.body["code"], "claims_mismatch");
+}
+
+#[tokio::test]
+async fn one_hook_replaces_every_rejection() {
+    let layer = AuthLayer::new(verifier()).on_rejection(
+        |rejection: &AuthRejection, mut default: Response| {
+            *default.body_mut() = Body::from(format!("nope: {}", rejection.code()));
+            default
+                .headers_mut()
+                .insert("x-auth", "custom".parse().unwrap());
+            default
+        },
+    );
+    let app = routes().layer(layer);
+    let reply = send(app.clone(), bearer("/me", "abc")).await;
+    assert_eq!(
+        (reply.status, reply.text.as_str()),
+        (StatusCode::UNAUTHORIZED, "nope: not_enough_segments")
+    );
+    let reply = send(app.clone(), get_with("/me", None)).await;
+    assert_eq!(reply.text, "nope: missing_token");
+    let reply = send(app, bearer("/admin", &alice())).await;
+    assert_eq!(
+        (reply.status, reply.text.as_str()),
+        (StatusCode::FORBIDDEN, "nope: insufficient_scope")
+    );
+}
+
+#[tokio::test]
+async fn revocation_hook_runs_on_every_verified_token() {
+    let layer = AuthLayer::new(verifier())
+        .with_revocation(|p: Principal| async move { p.subject() == "mallory" });
+    let app = routes().layer(layer);
+    assert_eq!(
+        send(app.clone(), bearer("/me", &alice())).await.text,
+        "alice"
+    );
+    let mallory = token(json!({"sub": "mallory"}));
+    let reply = send(app.clone(), bearer("/public", &mallory)).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        reply.body,
+        json!({"detail": "Token has been revoked", "code": "token_revoked"})
+    );
+    assert_eq!(
+        send(app, get_with("/public", None)).await.status,
+        StatusCode::OK,
+        "anonymous skips it"
+    );
+}
+
+#[tokio::test]
+async fn cookie_header_and_query_sources() {
+    let t = alice();
+    let layer = AuthLayer::new(verifier())
+        .with_cookie("access_token")
+        .with_header(http::HeaderName::from_static("x-api-token"));
+    let app = routes().layer(layer);
+    let cookie = Request::get("/me")
+        .header("cookie", format!("theme=dark; access_token={t}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(app.clone(), cookie).await.text, "alice");
+    let header = Request::get("/me")
+        .header("x-api-token", &t)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(app.clone(), header).await.text, "alice");
+    let both = Request::get("/me")
+        .header("x-api-token", &t)
+        .header("authorization", format!("Bearer {t}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        send(app.clone(), both).await.status,
+        StatusCode::BAD_REQUEST
+    );
+
+    // The query string is ignored unless turned on.
+    let query = format!("/me?access_token={t}");
+    assert_eq!(
+        send(app, get_with(&query, None)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let app = routes().layer(AuthLayer::new(verifier()).insecure_with_query("access_token"));
+    assert_eq!(send(app, get_with(&query, None)).await.text, "alice");
+}
