@@ -14,6 +14,7 @@ mod guard;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::guard::{Guard, GuardSpec};
+    pub use authz_core::serde_json;
     pub use authz_core::{Principal, Requirement};
     pub use http::request::Parts;
     pub use std::sync::LazyLock;
@@ -25,6 +26,7 @@ pub use auth::{
 };
 #[doc(inline)]
 pub use authz_core::*;
+pub use authz_macros::require_auth;
 
 /// The framework-independent core, by name.
 pub use authz_core as core;

@@ -1,4 +1,96 @@
-//! The `#[require_auth(...)]` attribute for [authz](https://docs.rs/authz-axum).
-//!
-//! Not yet implemented: this crate is laid out in the workspace and gains the macro in the
-//! AuthLayer/macro issue. Depend on `authz-axum`, which will re-export it.
+//! `#[require_auth(...)]`: guards an axum handler, where it is written. Depend on
+//! [`authz-axum`](https://docs.rs/authz-axum), which re-exports this attribute and provides
+//! the `AuthLayer` it needs.
+
+mod attr;
+mod expand;
+
+use proc_macro::TokenStream;
+
+/// Guards an axum handler: the request must carry a token verified by `AuthLayer`, and its
+/// principal must meet the requirement, else 401 (no or bad token), 403 (requirement not
+/// met) or 500 (no `AuthLayer` on the route: fail closed, logged).
+///
+/// The handler stays as written — attributes, visibility, generics, arguments, return type,
+/// body; one hidden extractor argument is prepended, so it composes with `State`, `Path`,
+/// `Query`, `Json`, `Form`, `#[axum::debug_handler]` and `#[tracing::instrument]`. The
+/// requirement is compiled into code and built once; nothing is parsed per request. Items
+/// separated by commas must all hold.
+///
+/// Put `#[require_auth]` above `#[axum::debug_handler]` (attributes expand top-down, and the
+/// debug checks must see the guard argument). Use it on free `async fn`s, not on methods in
+/// an `impl` block.
+///
+/// ```
+/// use authz_axum::{Auth, require_auth};
+///
+/// #[require_auth]
+/// async fn me(Auth(user): Auth) -> String { user.subject().to_owned() }
+///
+/// #[require_auth(role = "admin")]
+/// async fn admin() -> &'static str { "admin area" }
+/// ```
+///
+/// # `role = "…"`, `scope = "…"`, `permission = "…"`
+///
+/// The principal has that role, scope or permission (exact match).
+///
+/// # `roles(any = [...])`, `roles(all = [...])` (and `scopes`, `permissions`)
+///
+/// At least one / every one of the names.
+///
+/// # `claim(name = value)`
+///
+/// The claim equals a string, number or bool literal: `claim(tenant = "acme")`,
+/// `claim("org.id" = 42)` for a nested path.
+///
+/// # `any(...)`, `all(...)`, `not(...)`
+///
+/// Combine the above, nested as deep as needed:
+/// `any(role = "admin", all(role = "editor", scope = "posts:write"))`.
+///
+/// # `policy = path::to::check`
+///
+/// An app-written async check, run after the rest passed, with the principal and the request
+/// parts (so it can extract `Path`, `State` extensions, …):
+///
+/// ```
+/// use authz_axum::{Principal, require_auth};
+/// use axum::http::request::Parts;
+///
+/// async fn is_owner(principal: &Principal, parts: &mut Parts) -> bool {
+///     parts.uri.path().ends_with(principal.subject())
+/// }
+///
+/// #[require_auth(role = "user", policy = is_owner)]
+/// async fn profile() -> &'static str { "yours" }
+/// ```
+///
+/// # Errors at compile time
+///
+/// ```compile_fail
+/// #[authz_axum::require_auth(role = "admin")]
+/// fn not_async() {} // `#[require_auth]` can only be applied to `async fn`s
+/// ```
+#[proc_macro_attribute]
+pub fn require_auth(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let original = proc_macro2::TokenStream::from(item.clone());
+    let expanded = syn::parse::<attr::RequireAuthArgs>(attr).and_then(|args| {
+        let function = syn::parse::<syn::ItemFn>(item).map_err(|_| {
+            syn::Error::new_spanned(
+                &original,
+                "`#[require_auth]` can only be applied to functions",
+            )
+        })?;
+        expand::expand(args, function)
+    });
+    match expanded {
+        Ok(tokens) => tokens.into(),
+        // Keep the item so that callers and the IDE see no secondary errors.
+        Err(error) => {
+            let mut tokens = error.into_compile_error();
+            tokens.extend(original);
+            tokens.into()
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Parsing `#[require_auth(...)]`'s arguments into a model, with errors on the user's tokens.
+
+use proc_macro2::Span;
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{Ident, Lit, LitStr, Path, Token, bracketed, parenthesized};
+
+/// Every key, for "unknown key" messages.
+const KEYS: &str =
+    "role, roles, scope, scopes, permission, permissions, claim, any, all, not, policy";
+
+/// One requirement, as written.
+pub(crate) enum Item {
+    Role(LitStr),
+    Scope(LitStr),
+    Permission(LitStr),
+    /// `roles(any = [...])` and friends: the kind, whether all are needed, the names.
+    Many(Ident, bool, Vec<LitStr>),
+    Claim(LitStr, Lit),
+    Any(Vec<Item>),
+    All(Vec<Item>),
+    Not(Box<Item>),
+    Policy(Path),
+}
+
+/// The whole attribute: items that must all hold.
+pub(crate) struct RequireAuthArgs {
+    pub(crate) items: Vec<Item>,
+}
+
+impl Parse for RequireAuthArgs {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let items = Punctuated::<Item, Token![,]>::parse_terminated(input)?;
+        let mut seen: Vec<(String, Span)> = Vec::new();
+        let mut errors: Option<syn::Error> = None;
+        for item in &items {
+            let Some((key, span)) = item.top_key() else {
+                continue;
+            };
+            if seen.iter().any(|(k, _)| *k == key) {
+                let hint = match key.as_str() {
+                    "policy" => "one policy per handler; combine checks inside it".to_owned(),
+                    _ => format!("use `{key}s(all = [...])` or `any(...)` to name several"),
+                };
+                let error =
+                    syn::Error::new(span, format!("`{key}` specified more than once; {hint}"));
+                match &mut errors {
+                    Some(e) => e.combine(error),
+                    None => errors = Some(error),
+                }
+            }
+            seen.push((key, span));
+        }
+        match errors {
+            Some(e) => Err(e),
+            None => Ok(Self {
+                items: items.into_iter().collect(),
+            }),
+        }
+    }
+}
+
+impl Item {
+    /// The key of a single-valued top-level item, for the duplicate check.
+    fn top_key(&self) -> Option<(String, Span)> {
+        match self {
+            Self::Role(l) => Some(("role".to_owned(), l.span())),
+            Self::Scope(l) => Some(("scope".to_owned(), l.span())),
+            Self::Permission(l) => Some(("permission".to_owned(), l.span())),
+            Self::Policy(p) => Some((
+                "policy".to_owned(),
+                p.segments
+                    .last()
+                    .map_or_else(Span::call_site, |s| s.ident.span()),
+            )),
+            _ => None,
+        }
+    }
+}
+
+fn non_empty(lit: LitStr, key: &str) -> syn::Result<LitStr> {
+    if lit.value().trim().is_empty() {
+        Err(syn::Error::new(
+            lit.span(),
+            format!("`{key}` must not be empty"),
+        ))
+    } else {
+        Ok(lit)
+    }
+}
+
+fn list(input: ParseStream<'_>, key: &Ident) -> syn::Result<Vec<Item>> {
+    let content;
+    parenthesized!(content in input);
+    let items = Punctuated::<Item, Token![,]>::parse_terminated(&content)?;
+    if items.is_empty() {
+        return Err(syn::Error::new(
+            key.span(),
+            format!("`{key}(...)` needs at least one requirement"),
+        ));
+    }
+    Ok(items.into_iter().collect())
+}
+
+impl Parse for Item {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let key = Ident::parse_any(input)?;
+        let name = key.to_string();
+        match name.as_str() {
+            "role" | "scope" | "permission" => {
+                input.parse::<Token![=]>()?;
+                let lit = non_empty(input.parse()?, &name)?;
+                Ok(match name.as_str() {
+                    "role" => Self::Role(lit),
+                    "scope" => Self::Scope(lit),
+                    _ => Self::Permission(lit),
+                })
+            }
+            "roles" | "scopes" | "permissions" => {
+                let content;
+                parenthesized!(content in input);
+                let mode = Ident::parse_any(&content)?;
+                let all = match mode.to_string().as_str() {
+                    "any" => false,
+                    "all" => true,
+                    other => {
+                        return Err(syn::Error::new(
+                            mode.span(),
+                            format!(
+                                "expected `any` or `all`, found `{other}`: `{name}(any = [\"a\", \"b\"])`"
+                            ),
+                        ));
+                    }
+                };
+                content.parse::<Token![=]>()?;
+                let names;
+                bracketed!(names in content);
+                let singular = &name[..name.len() - 1];
+                let lits = Punctuated::<LitStr, Token![,]>::parse_terminated(&names)?
+                    .into_iter()
+                    .map(|lit| non_empty(lit, singular))
+                    .collect::<syn::Result<Vec<_>>>()?;
+                if lits.is_empty() {
+                    return Err(syn::Error::new(
+                        mode.span(),
+                        format!("`{name}({mode} = [])` names no {singular}"),
+                    ));
+                }
+                let kind = Ident::new(singular, key.span());
+                Ok(Self::Many(kind, all, lits))
+            }
+            "claim" => {
+                let content;
+                parenthesized!(content in input);
+                let claim = if content.peek(LitStr) {
+                    content.parse::<LitStr>()?
+                } else {
+                    let ident = Ident::parse_any(&content)?;
+                    LitStr::new(&ident.to_string(), ident.span())
+                };
+                let claim = non_empty(claim, "claim")?;
+                content.parse::<Token![=]>()?;
+                let value: Lit = content.parse()?;
+                match value {
+                    Lit::Str(_) | Lit::Int(_) | Lit::Bool(_) | Lit::Float(_) => {
+                        Ok(Self::Claim(claim, value))
+                    }
+                    other => Err(syn::Error::new(
+                        other.span(),
+                        "a claim value is a string, number or bool literal",
+                    )),
+                }
+            }
+            "any" => Ok(Self::Any(list(input, &key)?)),
+            "all" => Ok(Self::All(list(input, &key)?)),
+            "not" => {
+                let content;
+                parenthesized!(content in input);
+                let inner: Item = content.parse()?;
+                if !content.is_empty() {
+                    return Err(content.error(
+                        "`not(...)` takes one requirement; wrap several in any(...) or all(...)",
+                    ));
+                }
+                if matches!(inner, Self::Policy(_)) {
+                    return Err(syn::Error::new(key.span(), "`policy` cannot be negated"));
+                }
+                Ok(Self::Not(Box::new(inner)))
+            }
+            "policy" => {
+                input.parse::<Token![=]>()?;
+                Ok(Self::Policy(input.parse()?))
+            }
+            _ => Err(syn::Error::new(
+                key.span(),
+                format!("unknown key `{name}`; valid keys: {KEYS}"),
+            )),
+        }
+    }
+}

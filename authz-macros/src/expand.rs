@@ -1,0 +1,125 @@
+//! `#[require_auth]`'s expansion: the handler, token for token, plus one hidden guard argument
+//! whose marker type carries the requirement (built once) and the optional policy.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{FnArg, ItemFn, parse_quote};
+
+use crate::attr::{Item, RequireAuthArgs};
+
+fn private() -> TokenStream {
+    quote!(::authz_axum::__private)
+}
+
+/// The `Requirement` expression for one item (policies were split off before).
+fn requirement(item: &Item) -> syn::Result<TokenStream> {
+    let p = private();
+    Ok(match item {
+        Item::Role(lit) => quote_spanned!(lit.span()=> #p::Requirement::role(#lit)),
+        Item::Scope(lit) => quote_spanned!(lit.span()=> #p::Requirement::scope(#lit)),
+        Item::Permission(lit) => quote_spanned!(lit.span()=> #p::Requirement::permission(#lit)),
+        Item::Many(kind, all, lits) => {
+            let combine = if *all { quote!(all) } else { quote!(any) };
+            quote_spanned!(kind.span()=> #p::Requirement::#combine([#(#p::Requirement::#kind(#lits)),*]))
+        }
+        Item::Claim(name, value) => {
+            quote_spanned!(name.span()=> #p::Requirement::claim(#name, #p::serde_json::Value::from(#value)))
+        }
+        Item::Any(items) => {
+            let inner = items
+                .iter()
+                .map(requirement)
+                .collect::<syn::Result<Vec<_>>>()?;
+            quote!(#p::Requirement::any([#(#inner),*]))
+        }
+        Item::All(items) => {
+            let inner = items
+                .iter()
+                .map(requirement)
+                .collect::<syn::Result<Vec<_>>>()?;
+            quote!(#p::Requirement::all([#(#inner),*]))
+        }
+        Item::Not(inner) => {
+            let inner = requirement(inner)?;
+            quote!(#p::Requirement::not(#inner))
+        }
+        Item::Policy(path) => {
+            return Err(syn::Error::new(
+                path.span(),
+                "`policy` is only allowed at the top level of `#[require_auth(...)]`",
+            ));
+        }
+    })
+}
+
+pub(crate) fn expand(args: RequireAuthArgs, mut item: ItemFn) -> syn::Result<TokenStream> {
+    if item.sig.asyncness.is_none() {
+        return Err(syn::Error::new_spanned(
+            item.sig.fn_token,
+            "`#[require_auth]` can only be applied to `async fn`s",
+        ));
+    }
+    if let Some(FnArg::Receiver(receiver)) = item.sig.inputs.first() {
+        return Err(syn::Error::new_spanned(
+            receiver,
+            "a handler cannot take `self`",
+        ));
+    }
+
+    let p = private();
+    let mut policy = None;
+    let mut requirements = Vec::new();
+    for it in args.items {
+        match it {
+            Item::Policy(path) => policy = Some(path),
+            other => requirements.push(requirement(&other)?),
+        }
+    }
+    let requirement = match requirements.len() {
+        0 => quote!(::core::option::Option::None),
+        len => {
+            let expr = if len == 1 {
+                requirements.remove(0)
+            } else {
+                quote!(#p::Requirement::all([#(#requirements),*]))
+            };
+            quote! {{
+                static REQUIREMENT: #p::LazyLock<#p::Requirement> = #p::LazyLock::new(|| #expr);
+                ::core::option::Option::Some(&*REQUIREMENT)
+            }}
+        }
+    };
+    let policy = policy.map(|path| {
+        let name = quote!(#path).to_string().replace(' ', "");
+        quote_spanned! {path.span()=>
+            const POLICY: ::core::option::Option<&'static str> = ::core::option::Option::Some(#name);
+            fn policy<'a>(
+                principal: &'a #p::Principal,
+                parts: &'a mut #p::Parts,
+            ) -> impl ::core::future::Future<Output = bool> + ::core::marker::Send + 'a {
+                #path(principal, parts)
+            }
+        }
+    });
+
+    let vis = &item.vis;
+    let marker = format_ident!("__authz_guard_{}", item.sig.ident);
+    let arg: FnArg = parse_quote!(__authz_guard: #p::Guard<#marker>);
+    item.sig.inputs.insert(0, arg);
+    Ok(quote! {
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        #[derive(Debug)]
+        #vis struct #marker;
+
+        impl #p::GuardSpec for #marker {
+            fn requirement() -> ::core::option::Option<&'static #p::Requirement> {
+                #requirement
+            }
+            #policy
+        }
+
+        #item
+    })
+}
