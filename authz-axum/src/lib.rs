@@ -34,3 +34,7 @@ pub use authz_core as core;
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct RootReadmeDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

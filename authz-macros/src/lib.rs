@@ -5,6 +5,10 @@
 mod attr;
 mod expand;
 
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 use proc_macro::TokenStream;
 
 /// Guards an axum handler: the request must carry a token verified by `AuthLayer`, and its

@@ -425,8 +425,13 @@ thread_local! {
 /// assert_eq!(again.verifying_key().to_pem(), key.verifying_key().to_pem());
 /// # Ok::<(), authz_core::KeyError>(())
 /// ```
+///
+/// Cloning is cheap: the key is shared.
 #[derive(Clone)]
-pub struct SigningKey {
+pub struct SigningKey(Arc<SigningInner>);
+
+#[derive(Clone)]
+struct SigningInner {
     alg: Algorithm,
     kid: Option<Arc<str>>,
     encoding: EncodingKey,
@@ -438,14 +443,18 @@ pub struct SigningKey {
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SigningKey")
-            .field("alg", &self.alg)
-            .field("kid", &self.kid)
+            .field("alg", &self.0.alg)
+            .field("kid", &self.0.kid)
             .field("key", &"[redacted]")
             .finish()
     }
 }
 
 impl SigningKey {
+    fn from_inner(inner: SigningInner) -> Self {
+        Self(Arc::new(inner))
+    }
+
     /// An HMAC key from raw secret bytes; the same checks as [`VerifyingKey::from_secret`].
     ///
     /// # Errors
@@ -453,13 +462,13 @@ impl SigningKey {
     /// If `alg` is not HMAC, or the secret is short or well known.
     pub fn from_secret(alg: Algorithm, secret: &[u8]) -> Result<Self, KeyError> {
         let public = VerifyingKey::from_secret(alg, secret)?;
-        Ok(Self {
+        Ok(Self::from_inner(SigningInner {
             alg,
             kid: None,
             encoding: EncodingKey::from_secret(secret),
             pkcs8: None,
             public,
-        })
+        }))
     }
 
     /// A private key from PEM: PKCS#8 (`PRIVATE KEY`) for RSA, EC and Ed25519, PKCS#1
@@ -530,25 +539,26 @@ impl SigningKey {
     #[must_use]
     pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
         let kid: Arc<str> = kid.into().into();
-        self.public.kid = Some(kid.clone());
-        self.kid = Some(kid);
+        let inner = Arc::make_mut(&mut self.0);
+        inner.public.kid = Some(kid.clone());
+        inner.kid = Some(kid);
         self
     }
 
     /// The algorithm this key is bound to.
     pub fn algorithm(&self) -> Algorithm {
-        self.alg
+        self.0.alg
     }
 
     /// The key id, if any.
     pub fn kid(&self) -> Option<&str> {
-        self.kid.as_deref()
+        self.0.kid.as_deref()
     }
 
     /// The key that verifies this key's signatures (the public half, or the same secret),
     /// with the same `kid`.
     pub fn verifying_key(&self) -> VerifyingKey {
-        self.public.clone()
+        self.0.public.clone()
     }
 
     /// The private key as PKCS#8 PEM, for storing it; `None` for an HMAC secret.
@@ -557,14 +567,14 @@ impl SigningKey {
     ///
     /// This is the private key. Write it with restrictive permissions; never log it.
     pub fn to_pkcs8_pem(&self) -> Option<Zeroizing<String>> {
-        let der = self.pkcs8.as_ref()?;
+        let der = self.0.pkcs8.as_ref()?;
         Some(Zeroizing::new(encode_pem("PRIVATE KEY", der.to_vec())))
     }
 
     /// Signs `message` and returns the raw signature.
     pub(crate) fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
         let signer: Box<dyn JwtSigner> =
-            (backend::provider().signer_factory)(&self.alg.to_jsonwebtoken(), &self.encoding)
+            (backend::provider().signer_factory)(&self.0.alg.to_jsonwebtoken(), &self.0.encoding)
                 .map_err(|e| KeyError::Backend(e.to_string()))?;
         signer
             .try_sign(message)
@@ -608,13 +618,13 @@ impl SigningKey {
                 });
             }
         };
-        let key = Self {
+        let key = Self::from_inner(SigningInner {
             alg,
             kid: None,
             encoding,
             pkcs8: Some(Zeroizing::new(pkcs8.to_vec())),
             public,
-        };
+        });
         key.sign(b"authz self-test")?;
         Ok(key)
     }
@@ -640,13 +650,13 @@ impl SigningKey {
             Some(doc) => doc.to_vec(),
             None => rsa_pkcs1_to_pkcs8(pkcs1),
         };
-        Ok(Self {
+        Ok(Self::from_inner(SigningInner {
             alg,
             kid: None,
             encoding: EncodingKey::from_rsa_der(pkcs1),
             pkcs8: Some(Zeroizing::new(pkcs8)),
             public,
-        })
+        }))
     }
 }
 

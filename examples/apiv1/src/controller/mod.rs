@@ -1,0 +1,3 @@
+//! Controllers: what the API does, independent of HTTP.
+
+pub mod apiv1;

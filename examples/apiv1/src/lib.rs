@@ -1,0 +1,19 @@
+//! Seed 000's `authz` project, in Rust: `decorator` (our `#[require_auth]` and its layer),
+//! `controller/apiv1` (logic), `resource/apiv1` (endpoints). See the README for a curl
+//! walk-through.
+
+pub mod config;
+pub mod controller;
+pub mod decorator;
+pub mod resource;
+
+use axum::Router;
+
+/// The whole app for `config`.
+///
+/// # Errors
+///
+/// If the auth configuration is invalid.
+pub fn app(config: &config::Config) -> Result<Router, String> {
+    Ok(resource::apiv1::auth::routes().layer(decorator::layer(config)?))
+}

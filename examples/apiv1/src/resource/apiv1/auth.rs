@@ -1,0 +1,56 @@
+//! The seed's `resource/apiv1/auth.py`: the endpoints, each guarded where it is written.
+
+use std::sync::Arc;
+
+use authz_axum::Auth;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use crate::controller::apiv1::auth::{self as controller, Items, NewItem};
+use crate::decorator::require_auth;
+
+/// `GET /api/v1/health`: public.
+async fn health() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `GET /api/v1/me`: any valid token.
+#[require_auth]
+async fn me(Auth(user): Auth) -> Json<Value> {
+    Json(controller::describe(&user))
+}
+
+/// `GET /api/v1/admin`: role `admin`.
+#[require_auth(role = "admin")]
+async fn admin(Auth(user): Auth) -> Json<Value> {
+    Json(json!({"message": format!("welcome, {}", user.subject())}))
+}
+
+/// `POST /api/v1/items`: scope `items:write`.
+#[require_auth(scope = "items:write")]
+async fn create_item(
+    State(items): State<Arc<Items>>,
+    Auth(user): Auth,
+    Json(new): Json<NewItem>,
+) -> Result<(StatusCode, Json<controller::Item>), (StatusCode, Json<Value>)> {
+    match items.create(user.subject(), new) {
+        Ok(item) => Ok((StatusCode::CREATED, Json(item))),
+        Err(why) => Err((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"detail": why, "code": "invalid_item"})),
+        )),
+    }
+}
+
+/// The routes of version 1.
+pub fn routes() -> Router {
+    Router::new()
+        .route("/api/v1/health", get(health))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/admin", get(admin))
+        .route("/api/v1/items", post(create_item))
+        .with_state(Arc::new(Items::default()))
+}

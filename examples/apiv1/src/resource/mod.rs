@@ -1,0 +1,3 @@
+//! Resources: the HTTP endpoints.
+
+pub mod apiv1;
