@@ -39,6 +39,7 @@
 
 mod algorithm;
 mod backend;
+mod cache;
 pub mod clock;
 mod error;
 pub mod issue;

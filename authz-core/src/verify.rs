@@ -45,9 +45,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cache::TokenCache;
 use crate::clock::{Clock, SystemClock, unix_seconds};
 use crate::error::{ErrorKind, KeyError, Result, Segment};
 use crate::key::KeySet;
@@ -93,6 +95,13 @@ struct Config {
     max_len: usize,
     mapping: ClaimMapping,
     clock: Arc<dyn Clock>,
+    cache: Option<Arc<TokenCache>>,
+}
+
+impl fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenCache")
+    }
 }
 
 /// Builds a [`Verifier`]. Every setting documents its default.
@@ -116,6 +125,7 @@ impl Verifier {
             max_len: DEFAULT_MAX_TOKEN_LEN,
             mapping: ClaimMapping::new(),
             clock: Arc::new(SystemClock),
+            cache: None,
         })
     }
 
@@ -136,14 +146,28 @@ impl Verifier {
     /// The first check that fails, as an [`Error`](crate::Error) with its kind, code and
     /// PyJWT-style message. The error never contains the token or anything read from it.
     pub fn verify(&self, token: &str) -> Result<Principal> {
-        self.verify_inner(token).map_err(Into::into)
-    }
-
-    fn verify_inner(&self, token: &str) -> Result<Principal, ErrorKind> {
         let c = &*self.0;
         if token.len() > c.max_len {
-            return Err(ErrorKind::TooLarge);
+            return Err(ErrorKind::TooLarge.into());
         }
+        let Some(cache) = &c.cache else {
+            return self
+                .verify_inner(token)
+                .map(|(principal, _)| principal)
+                .map_err(Into::into);
+        };
+        let now = unix_seconds(c.clock.now());
+        let trusted = |id| c.keys.keys().iter().any(|k| k.id() == id);
+        if let Some(principal) = cache.get(token, now, c.leeway.as_secs_f64(), trusted) {
+            return Ok(principal);
+        }
+        let (principal, key_id) = self.verify_inner(token)?;
+        cache.insert(token, &principal, key_id);
+        Ok(principal)
+    }
+
+    fn verify_inner(&self, token: &str) -> Result<(Principal, u64), ErrorKind> {
+        let c = &*self.0;
         let parts = token::split(token)?;
 
         // Header: decoded on the stack when it fits.
@@ -210,7 +234,10 @@ impl Verifier {
             json: String::new(),
         };
         drop(claims);
-        Ok(Principal::from_parts(PrincipalParts { json, ..parts }))
+        Ok((
+            Principal::from_parts(PrincipalParts { json, ..parts }),
+            key.id(),
+        ))
     }
 
     fn check_claims(&self, claims: &Claims<'_>) -> Result<(), ErrorKind> {
@@ -370,6 +397,19 @@ impl VerifierBuilder {
         self
     }
 
+    /// Caches up to `capacity` verified tokens, for clients that send the same token on
+    /// every request: a hit skips the signature and claims work.
+    ///
+    /// A hit needs the exact same token text, and is re-checked at the current time: an
+    /// expired token or one whose key left the key set is verified (and refused) again.
+    /// Refusals are never cached. The layer's revocation hook still runs on every request.
+    ///
+    /// Defaults to no cache.
+    pub fn with_cache(mut self, capacity: usize) -> Self {
+        self.0.cache = (capacity > 0).then(|| Arc::new(TokenCache::new(capacity)));
+        self
+    }
+
     /// The clock for time checks.
     ///
     /// Defaults to [`SystemClock`].
@@ -407,6 +447,87 @@ impl VerifierBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Algorithm, FixedClock, Issuer, SigningKey};
+
+    fn cached(capacity: usize) -> (Verifier, Issuer, FixedClock) {
+        let clock = FixedClock::at_unix(1_700_000_000);
+        let key =
+            SigningKey::from_secret(Algorithm::HS256, b"k7#pQ9v!Lm2$Xr8^Tz4&Wb6*Ny1(Hc3)").unwrap();
+        let verifier = Verifier::builder(KeySet::single(key.verifying_key()))
+            .with_clock(clock.clone())
+            .with_leeway(Duration::ZERO)
+            .with_cache(capacity)
+            .build()
+            .unwrap();
+        let issuer = Issuer::new(key)
+            .with_clock(clock.clone())
+            .with_ttl(Duration::from_secs(60));
+        (verifier, issuer, clock)
+    }
+
+    fn cache_len(v: &Verifier) -> usize {
+        v.0.cache.as_ref().unwrap().len()
+    }
+
+    #[test]
+    fn cache_serves_the_same_token_until_it_expires() {
+        let (v, issuer, clock) = cached(16);
+        let token = issuer
+            .issue(&serde_json::json!({"sub": "alice", "roles": ["a"]}))
+            .unwrap();
+        assert_eq!(v.verify(&token).unwrap().subject(), "alice");
+        assert_eq!(cache_len(&v), 1);
+        let again = v.verify(&token).unwrap();
+        assert!(again.has_role("a"));
+        assert_eq!(cache_len(&v), 1);
+        clock.advance(Duration::from_secs(60));
+        assert_eq!(
+            v.verify(&token).unwrap_err().kind(),
+            &ErrorKind::Expired,
+            "no stale hit"
+        );
+        assert_eq!(cache_len(&v), 0, "the expired entry is dropped");
+    }
+
+    #[test]
+    fn cache_never_stores_refusals_or_serves_lookalikes() {
+        let (v, issuer, _) = cached(16);
+        let token = issuer.issue_for("alice").unwrap();
+        v.verify(&token).unwrap();
+        // Same signature (same hashed tail), other payload: verified, and refused.
+        let (header, rest) = token.split_once('.').unwrap();
+        let (_, signature) = rest.split_once('.').unwrap();
+        let payload = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            br#"{"sub":"mallory","exp":1700000060}"#,
+        );
+        let forged = format!("{header}.{payload}.{signature}");
+        assert_eq!(
+            v.verify(&forged).unwrap_err().kind(),
+            &ErrorKind::InvalidSignature
+        );
+        assert_eq!(
+            v.verify(&forged).unwrap_err().kind(),
+            &ErrorKind::InvalidSignature
+        );
+        assert_eq!(
+            v.verify(&token).unwrap().subject(),
+            "alice",
+            "the real entry survives"
+        );
+        assert!(v.verify("a.b.c").is_err());
+        assert_eq!(cache_len(&v), 1);
+    }
+
+    #[test]
+    fn cache_is_bounded() {
+        let (v, issuer, _) = cached(16);
+        for i in 0..200 {
+            v.verify(&issuer.issue_for(&format!("user-{i}")).unwrap())
+                .unwrap();
+        }
+        assert!(cache_len(&v) <= 16, "{}", cache_len(&v));
+    }
 
     #[test]
     fn typ_comparison() {

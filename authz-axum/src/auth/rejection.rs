@@ -70,45 +70,57 @@ impl AuthRejection {
 
     /// The `WWW-Authenticate` challenge for `realm` (none for a 500).
     pub fn challenge(&self, realm: &str) -> Option<String> {
-        let realm = quoted(realm);
-        let with = |error: &str, description: &str| {
-            format!(
-                r#"Bearer realm="{realm}", error="{error}", error_description="{}""#,
-                quoted(description)
-            )
-        };
-        Some(match self {
-            Self::MissingToken => format!(r#"Bearer realm="{realm}""#),
-            Self::InvalidToken(_) | Self::ClaimsMismatch => with("invalid_token", &self.detail()),
-            Self::InvalidRequest(_) => with("invalid_request", &self.detail()),
-            Self::Forbidden(denied) => {
-                let mut value = with("insufficient_scope", &self.detail());
-                if !denied.scopes().is_empty() {
-                    value.push_str(&format!(
-                        r#", scope="{}""#,
-                        quoted(&denied.scopes().join(" "))
-                    ));
-                }
-                value
-            }
+        self.challenge_with(realm, &self.detail())
+    }
+
+    fn challenge_with(&self, realm: &str, detail: &str) -> Option<String> {
+        let error = match self {
             Self::MissingLayer => return None,
-        })
+            Self::MissingToken => None,
+            Self::InvalidToken(_) | Self::ClaimsMismatch => Some("invalid_token"),
+            Self::InvalidRequest(_) => Some("invalid_request"),
+            Self::Forbidden(_) => Some("insufficient_scope"),
+        };
+        let mut value = String::with_capacity(64 + realm.len() + detail.len());
+        value.push_str("Bearer realm=\"");
+        push_quoted(&mut value, realm);
+        value.push('"');
+        if let Some(error) = error {
+            value.push_str(", error=\"");
+            value.push_str(error);
+            value.push_str("\", error_description=\"");
+            push_quoted(&mut value, detail);
+            value.push('"');
+        }
+        if let Self::Forbidden(denied) = self
+            && !denied.scopes().is_empty()
+        {
+            value.push_str(", scope=\"");
+            push_quoted(&mut value, &denied.scopes().join(" "));
+            value.push('"');
+        }
+        Some(value)
     }
 
     /// The default response: status, challenge, `Retry-After` for a 503, and the JSON body.
     pub fn to_response(&self, realm: &str) -> Response {
-        let body = serde_json::json!({ "detail": self.detail(), "code": self.code() });
-        let mut response = Response::new(Body::from(body.to_string()));
+        let detail = self.detail();
+        let code = self.code();
+        let mut body = String::with_capacity(32 + detail.len() + code.len());
+        body.push_str("{\"code\":\"");
+        body.push_str(code);
+        body.push_str("\",\"detail\":");
+        push_json_string(&mut body, &detail);
+        body.push('}');
+        let challenge = self.challenge_with(realm, &detail);
+        let mut response = Response::new(Body::from(body));
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        if let Some(value) = self
-            .challenge(realm)
-            .and_then(|c| HeaderValue::from_str(&c).ok())
-        {
+        if let Some(value) = challenge.and_then(|c| HeaderValue::try_from(c).ok()) {
             headers.insert(header::WWW_AUTHENTICATE, value);
         }
         if self.status() == StatusCode::SERVICE_UNAVAILABLE {
@@ -127,17 +139,29 @@ impl fmt::Display for AuthRejection {
 
 impl std::error::Error for AuthRejection {}
 
-/// Makes text fit a quoted-string of `WWW-Authenticate` as RFC 6750 §3 restricts it
+/// Appends text as a quoted-string of `WWW-Authenticate` as RFC 6750 §3 restricts it
 /// (%x20-21 / %x23-5B / %x5D-7E): `"` becomes `'`, `\` and anything else outside becomes `?`.
-fn quoted(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '"' => '\'',
-            '\\' => '?',
-            ' '..='~' => c,
-            _ => '?',
-        })
-        .collect()
+fn push_quoted(out: &mut String, text: &str) {
+    out.extend(text.chars().map(|c| match c {
+        '"' => '\'',
+        '\\' => '?',
+        ' '..='~' => c,
+        _ => '?',
+    }));
+}
+
+/// Appends `text` as a JSON string literal.
+fn push_json_string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// Customizes rejection responses: one place for the whole app.
@@ -184,7 +208,15 @@ mod tests {
             challenge,
             r#"Bearer realm="api", error="invalid_token", error_description="Token is missing the 'exp' claim""#
         );
-        assert_eq!(quoted("a\"b\\c\u{e9}\n"), "a'b?c??");
+        let mut out = String::new();
+        push_quoted(&mut out, "a\"b\\c\u{e9}\n");
+        assert_eq!(out, "a'b?c??");
+        let mut json = String::new();
+        push_json_string(&mut json, "a\"b\\c\u{e9}\n");
+        assert_eq!(
+            serde_json::from_str::<String>(&json).unwrap(),
+            "a\"b\\c\u{e9}\n"
+        );
     }
 
     #[test]

@@ -70,33 +70,49 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, &'static str> {
     if values.next().is_some() {
         return Err("more than one Authorization header");
     }
-    let value = value
-        .to_str()
-        .map_err(|_| "the Authorization header is not ASCII")?;
-    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let bytes = value.as_bytes();
+    let (scheme, rest) = match bytes.iter().position(|&b| b == b' ') {
+        Some(space) => (&bytes[..space], &bytes[space..]),
+        None => (bytes, &b""[..]),
+    };
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
         return Ok(None);
     }
-    let token = rest.trim_start_matches(' ');
-    check_b64token(token)?;
-    Ok(Some(token))
+    let start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
+    b64token(&rest[start..]).map(Some)
 }
 
-/// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
-fn check_b64token(token: &str) -> Result<(), &'static str> {
+/// Which bytes may appear in a `b64token` before its trailing `=`s.
+static B64TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] =
+            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        b += 1;
+    }
+    table
+};
+
+/// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`, in one pass.
+fn b64token(token: &[u8]) -> Result<&str, &'static str> {
     if token.is_empty() {
         return Err("the Bearer token is empty");
     }
-    let body = token.trim_end_matches('=');
-    let valid = !body.is_empty()
-        && body.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        });
-    if valid {
-        Ok(())
-    } else {
-        Err("the Bearer token has characters outside b64token")
+    let body = token
+        .iter()
+        .rposition(|&b| b != b'=')
+        .map_or(0, |last| last + 1);
+    if body == 0 || !token[..body].iter().all(|&b| B64TOKEN[usize::from(b)]) {
+        return Err("the Bearer token has characters outside b64token");
     }
+    // Every byte is ASCII now, so this cannot fail.
+    std::str::from_utf8(token).map_err(|_| "the Bearer token is not ASCII")
+}
+
+fn check_b64token(token: &str) -> Result<(), &'static str> {
+    b64token(token.as_bytes()).map(drop)
 }
 
 fn cookie<'r>(headers: &'r HeaderMap, name: &str) -> Result<Option<&'r str>, &'static str> {

@@ -324,6 +324,11 @@ impl VerifyingKey {
         Ok(key)
     }
 
+    /// The unique id of this loaded key (clones share it).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
     /// The key id, shared (for principals).
     pub(crate) fn kid_arc(&self) -> Option<&Arc<str>> {
         self.kid.as_ref()

@@ -1,0 +1,120 @@
+//! One route, `GET /hello`, served plain or behind `AuthLayer` + `#[require_auth(role =
+//! "user")]`, on one tokio thread, for `bench/http.sh`.
+//!
+//! ```text
+//! bench-server --port 18100 --mode plain|hs256|rs256|es256|eddsa --tokens DIR [--cache]
+//! ```
+//!
+//! In a guarded mode it generates a key and writes the tokens it will see into DIR: `valid`,
+//! `badsig`, `expired`, `norole`.
+
+use std::time::Duration;
+
+use authz_axum::{
+    Algorithm, AuthLayer, FixedClock, Issuer, KeySet, SigningKey, Verifier, require_auth,
+};
+use axum::Router;
+use axum::routing::get;
+use serde_json::json;
+
+#[require_auth(role = "user")]
+async fn guarded() -> &'static str {
+    "hello"
+}
+
+async fn plain() -> &'static str {
+    "hello"
+}
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn main() -> Result<(), String> {
+    let args: Vec<String> = std::env::args().collect();
+    let port = arg(&args, "--port").unwrap_or_else(|| "18100".to_owned());
+    let mode = arg(&args, "--mode").unwrap_or_else(|| "plain".to_owned());
+    let cache = args.iter().any(|a| a == "--cache");
+    let app = match mode.as_str() {
+        "plain" => Router::new().route("/hello", get(plain)),
+        alg => {
+            let alg: Algorithm = alg
+                .to_uppercase()
+                .replace("EDDSA", "EdDSA")
+                .parse()
+                .map_err(|e| format!("{e}"))?;
+            let dir = arg(&args, "--tokens").ok_or("--tokens DIR is required")?;
+            let verifier = setup(alg, &dir, cache)?;
+            Router::new()
+                .route("/hello", get(guarded))
+                .layer(AuthLayer::new(verifier))
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}"))
+            .await
+            .map_err(|e| e.to_string())?;
+        println!("ready");
+        axum::serve(listener, app).await.map_err(|e| e.to_string())
+    })
+}
+
+/// A key, a verifier like a real service's (issuer, audience, typ, 30 s leeway), and the
+/// tokens: an 11-claim access token as in the reference measurements.
+fn setup(alg: Algorithm, dir: &str, cache: bool) -> Result<Verifier, String> {
+    let key = match alg {
+        Algorithm::HS256 => SigningKey::generate(alg),
+        _ => SigningKey::generate(alg),
+    }
+    .map_err(|e| e.to_string())?
+    .with_kid("bench");
+    let other = SigningKey::generate(alg)
+        .map_err(|e| e.to_string())?
+        .with_kid("bench");
+    let issuer = |key: &SigningKey| {
+        Issuer::new(key.clone())
+            .with_issuer("https://auth.example.com")
+            .with_audience("orders")
+            .with_typ("at+jwt")
+            .with_ttl(Duration::from_secs(24 * 3600))
+    };
+    let claims = |roles: &[&str]| {
+        json!({
+            "sub": "user-1234", "roles": roles, "scope": "orders:read orders:write",
+            "email": "user1234@example.com", "tenant": "acme-corp",
+            "nbf": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) - 10,
+        })
+    };
+    let issue =
+        |issuer: Issuer, roles: &[&str]| issuer.issue(&claims(roles)).map_err(|e| e.to_string());
+    let tokens = [
+        ("valid", issue(issuer(&key), &["user", "reader"])?),
+        ("badsig", issue(issuer(&other), &["user", "reader"])?),
+        (
+            "expired",
+            issue(
+                issuer(&key).with_clock(FixedClock::at_unix(1_600_000_000)),
+                &["user", "reader"],
+            )?,
+        ),
+        ("norole", issue(issuer(&key), &["reader"])?),
+    ];
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    for (name, token) in tokens {
+        std::fs::write(format!("{dir}/{name}"), token).map_err(|e| e.to_string())?;
+    }
+    let mut builder = Verifier::builder(KeySet::single(key.verifying_key()))
+        .with_issuer("https://auth.example.com")
+        .with_audience("orders")
+        .with_typ("at+jwt");
+    if cache {
+        builder = builder.with_cache(4096);
+    }
+    builder.build().map_err(|e| e.to_string())
+}
