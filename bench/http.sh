@@ -55,13 +55,11 @@ for target in "${TARGETS[@]}"; do
         sleep 0.05
     done
     header=()
-    status_args=()
     if [[ "$token" != none ]]; then
         value="Authorization: Bearer $(cat "$TOKENS/$mode/$token")"
         header=(-H "$value")
-        status_args=(-H "$value")
     fi
-    status=$(curl -s -o /dev/null -w '%{http_code}' "${status_args[@]}" "http://127.0.0.1:$PORT/hello")
+    status=$(curl -s -o /dev/null -w '%{http_code}' "${header[@]}" "http://127.0.0.1:$PORT/hello")
     taskset -c 1 wrk -t1 -c"$CONN" -d"${WARM}s" "${header[@]}" "http://127.0.0.1:$PORT/hello" >/dev/null
     out=$(taskset -c 1 wrk -t1 -c"$CONN" -d"${DUR}s" --latency "${header[@]}" "http://127.0.0.1:$PORT/hello")
     rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")

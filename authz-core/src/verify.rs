@@ -45,6 +45,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -150,23 +151,24 @@ impl Verifier {
         if token.len() > c.max_len {
             return Err(ErrorKind::TooLarge.into());
         }
+        // One clock read per token, for the cache and the claim checks alike.
+        let now = unix_seconds(c.clock.now());
         let Some(cache) = &c.cache else {
             return self
-                .verify_inner(token)
+                .verify_inner(token, now)
                 .map(|(principal, _)| principal)
                 .map_err(Into::into);
         };
-        let now = unix_seconds(c.clock.now());
         let trusted = |id| c.keys.keys().iter().any(|k| k.id() == id);
         if let Some(principal) = cache.get(token, now, c.leeway.as_secs_f64(), trusted) {
             return Ok(principal);
         }
-        let (principal, key_id) = self.verify_inner(token)?;
+        let (principal, key_id) = self.verify_inner(token, now)?;
         cache.insert(token, &principal, key_id);
         Ok(principal)
     }
 
-    fn verify_inner(&self, token: &str) -> Result<(Principal, u64), ErrorKind> {
+    fn verify_inner(&self, token: &str, now: f64) -> Result<(Principal, u64), ErrorKind> {
         let c = &*self.0;
         let parts = token::split(token)?;
 
@@ -216,12 +218,8 @@ impl Verifier {
         let json =
             String::from_utf8(payload).map_err(|_| ErrorKind::InvalidJson(Segment::Payload))?;
         let claims = token::parse_claims(&json)?;
-        self.check_claims(&claims)?;
+        let subject = self.check_claims(&claims, now)?;
         let grants = c.mapping.extract(&json, &claims.others)?;
-        let subject = claims
-            .sub
-            .as_ref()
-            .ok_or_else(|| ErrorKind::MissingClaim("sub".into()))?;
         let parts = PrincipalParts {
             subject: Text::from_cow(&json, subject),
             issuer: claims.iss.as_ref().map(|s| Text::from_cow(&json, s)),
@@ -240,18 +238,20 @@ impl Verifier {
         ))
     }
 
-    fn check_claims(&self, claims: &Claims<'_>) -> Result<(), ErrorKind> {
+    /// Checks the claims at `now` and returns the subject (always required).
+    fn check_claims<'c, 'j>(
+        &self,
+        claims: &'c Claims<'j>,
+        now: f64,
+    ) -> Result<&'c Cow<'j, str>, ErrorKind> {
         let c = &*self.0;
-        let now = unix_seconds(c.clock.now());
         let leeway = c.leeway.as_secs_f64();
         let missing = |name: &str| ErrorKind::MissingClaim(name.to_owned());
 
         if c.require_exp && claims.exp.is_none() {
             return Err(missing("exp"));
         }
-        if claims.sub.is_none() {
-            return Err(missing("sub"));
-        }
+        let subject = claims.sub.as_ref().ok_or_else(|| missing("sub"))?;
         if let Some(name) = c.required.iter().find(|name| !claims.has(name)) {
             return Err(missing(name));
         }
@@ -289,10 +289,10 @@ impl Verifier {
             (Some(_), true) if !c.any_audience => return Err(ErrorKind::InvalidAudience),
             _ => {}
         }
-        if claims.sub.as_deref().is_some_and(str::is_empty) {
+        if subject.is_empty() {
             return Err(ErrorKind::InvalidSubject);
         }
-        Ok(())
+        Ok(subject)
     }
 }
 
