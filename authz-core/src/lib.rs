@@ -10,6 +10,9 @@
 //!   configurable claims.
 //! - [`policy`]: [`Requirement`]s (role, scope, permission, claim, any/all/not, custom checks).
 //! - [`issue`]: sign tokens with `iat`, `exp`, `jti` and `kid` filled in.
+//! - [`lifecycle`]: a [`TokenService`](lifecycle::TokenService) for login, access + refresh
+//!   pairs, rotation with reuse detection, revocation and throttling, on the [`store`]s
+//!   (memory; SQLite, PostgreSQL and Redis behind features), with [`password`] hashing.
 //! - [`clock`]: an injectable clock.
 //!
 //! Signatures are made and checked by [`jsonwebtoken`] with one crypto backend, chosen by a
@@ -45,8 +48,11 @@ mod error;
 pub mod issue;
 mod json;
 pub mod key;
+pub mod lifecycle;
+pub mod password;
 pub mod policy;
 pub mod principal;
+pub mod store;
 mod token;
 pub mod verify;
 

@@ -25,3 +25,25 @@ where
         Box::pin(self(principal.clone()))
     }
 }
+
+/// The token lifecycle's revocations (by `jti`, session and logout-all), checked on every
+/// request. A store failure refuses the token (fail closed) and is logged.
+impl Revocation for authz_core::lifecycle::TokenService {
+    fn is_revoked(&self, principal: &Principal) -> BoxFuture<'static, bool> {
+        let service = self.clone();
+        let principal = principal.clone();
+        Box::pin(async move {
+            match service.is_revoked(&principal).await {
+                Ok(revoked) => revoked,
+                Err(error) => {
+                    tracing::error!(
+                        target: "authz_axum::rejection",
+                        code = error.code(),
+                        "revocation store failed; refusing the token"
+                    );
+                    true
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,388 @@
+//! Token routes an app mounts: the OAuth2 token endpoint (password and refresh grants),
+//! refresh, RFC 7009 revocation, logout and logout-all, on a
+//! [`TokenService`](authz_core::lifecycle::TokenService).
+//!
+//! | route | body | answer |
+//! | --- | --- | --- |
+//! | `POST /token` | `grant_type=password&username&password` (RFC 6749 §4.3, the form FastAPI's `OAuth2PasswordRequestForm` posts) or `grant_type=refresh_token&refresh_token` (§6); form or JSON | `{"access_token","token_type":"Bearer","expires_in","refresh_token"}` |
+//! | `POST /token/refresh` | `refresh_token` | the same |
+//! | `POST /token/revoke` | `token` (RFC 7009; `token_type_hint` ignored) | 200, empty |
+//! | `POST /logout` | Bearer | 204: that access token and its refresh family stop working |
+//! | `POST /logout-all` | Bearer | 204: every session of the caller stops working |
+//!
+//! Errors are RFC 6749 §5.2 JSON, `{"error","error_description"}`, with `Cache-Control:
+//! no-store`: `invalid_request` (400: malformed body, missing field), `invalid_grant` (400:
+//! wrong credentials, bad or reused refresh token), `unsupported_grant_type` (400), 413 for a
+//! body over the limit (8 KiB by default), 415 for another content type, 429 with
+//! `Retry-After` when login throttling says wait. Nothing is stored on an error.
+//!
+//! The logout routes read the caller from the [`AuthLayer`](crate::AuthLayer), which must wrap
+//! them (without it they fail closed with 500). Throttling uses the client address from
+//! axum's `ConnectInfo<SocketAddr>` (serve with `into_make_service_with_connect_info`).
+//!
+//! # Example
+//!
+//! ```
+//! use axum::Router;
+//! use authz_axum::token::TokenRoutes;
+//! use authz_axum::lifecycle::TokenService;
+//! use authz_axum::{Algorithm, AuthLayer, SigningKey};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let service = TokenService::builder(SigningKey::generate(Algorithm::ES256)?).build()?;
+//! let app: Router = Router::new()
+//!     .merge(TokenRoutes::new(service.clone()).router())
+//!     .layer(AuthLayer::new(service.verifier().clone()).with_revocation(service));
+//! # Ok(()) }
+//! ```
+
+use std::net::{IpAddr, SocketAddr};
+
+use authz_core::lifecycle::{LifecycleError, TokenPair, TokenService};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER};
+use http::{HeaderMap, HeaderValue, StatusCode, request::Parts};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::Auth;
+
+/// The default request body limit of the token routes.
+pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024;
+
+/// Builds the token routes. See the [module docs](self).
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct TokenRoutes {
+    service: TokenService,
+    body_limit: usize,
+}
+
+impl TokenRoutes {
+    /// Routes over `service`.
+    pub fn new(service: TokenService) -> Self {
+        Self {
+            service,
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+
+    /// The largest accepted request body, in bytes (413 beyond). Default
+    /// [`DEFAULT_BODY_LIMIT`].
+    pub fn with_body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// The router: `/token`, `/token/refresh`, `/token/revoke`, `/logout`, `/logout-all`.
+    pub fn router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
+        Router::new()
+            .route("/token", post(token))
+            .route("/token/refresh", post(refresh))
+            .route("/token/revoke", post(revoke))
+            .route("/logout", post(logout))
+            .route("/logout-all", post(logout_all))
+            .layer(DefaultBodyLimit::max(self.body_limit))
+            .with_state(self.service)
+    }
+}
+
+/// A successful token response (RFC 6749 §5.1), with `Cache-Control: no-store`.
+#[derive(Clone)]
+pub struct TokenResponse {
+    pair: TokenPair,
+    token_type: &'static str,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("token_type", &self.token_type)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenResponse {
+    /// `{"access_token","token_type":"Bearer","expires_in","refresh_token"}`.
+    pub fn new(pair: TokenPair) -> Self {
+        Self {
+            pair,
+            token_type: "Bearer",
+        }
+    }
+
+    /// The same with another spelling of `token_type` (FastAPI's tutorials say `bearer`;
+    /// RFC 6749 §5.1 says it is case-insensitive).
+    #[must_use]
+    pub fn with_token_type(mut self, token_type: &'static str) -> Self {
+        self.token_type = token_type;
+        self
+    }
+}
+
+fn no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+impl IntoResponse for TokenResponse {
+    fn into_response(self) -> Response {
+        no_store(
+            axum::Json(json!({
+                "access_token": self.pair.access_token,
+                "token_type": self.token_type,
+                "expires_in": self.pair.expires_in,
+                "refresh_token": self.pair.refresh_token,
+            }))
+            .into_response(),
+        )
+    }
+}
+
+/// A token-endpoint error (RFC 6749 §5.2): status, `{"error","error_description"}`,
+/// `Cache-Control: no-store`, and `Retry-After` when throttled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenError {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+    retry_after: Option<u64>,
+}
+
+impl TokenError {
+    /// 400 `invalid_request` with a message saying what is wrong.
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            error: "invalid_request",
+            description: description.into(),
+            retry_after: None,
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The RFC 6749 `error` code.
+    pub fn error(&self) -> &'static str {
+        self.error
+    }
+}
+
+impl From<LifecycleError> for TokenError {
+    fn from(error: LifecycleError) -> Self {
+        let description = error.to_string();
+        let (status, code, retry_after) = match &error {
+            LifecycleError::InvalidCredentials
+            | LifecycleError::InvalidRefreshToken
+            | LifecycleError::RefreshTokenReused => {
+                (StatusCode::BAD_REQUEST, "invalid_grant", None)
+            }
+            LifecycleError::Throttled { retry_after } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                Some(*retry_after),
+            ),
+            LifecycleError::Conflict => (StatusCode::CONFLICT, "conflict", None),
+            LifecycleError::InvalidInput(_) | LifecycleError::Password(_) => {
+                (StatusCode::BAD_REQUEST, "invalid_request", None)
+            }
+            _ => {
+                tracing::error!(target: "authz_axum::token", code = error.code(), error = %error_detail(&error), "token service failed");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    None,
+                )
+            }
+        };
+        if code == "invalid_grant" {
+            tracing::info!(target: "authz_axum::token", code = error.code(), "grant refused");
+        }
+        Self {
+            status,
+            error: code,
+            description,
+            retry_after,
+        }
+    }
+}
+
+fn error_detail(error: &LifecycleError) -> String {
+    match error {
+        LifecycleError::Store(store) => store.to_string(),
+        other => other.to_string(),
+    }
+}
+
+impl IntoResponse for TokenError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            axum::Json(json!({"error": self.error, "error_description": self.description})),
+        )
+            .into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
+        no_store(response)
+    }
+}
+
+/// The fields of a token request, whichever grant.
+#[derive(Deserialize, Default)]
+struct TokenRequest {
+    grant_type: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    refresh_token: Option<String>,
+    token: Option<String>,
+}
+
+/// Reads a form or JSON body into `T`, with RFC 6749 errors for anything else.
+///
+/// # Errors
+///
+/// 415 for a content type other than `application/x-www-form-urlencoded` or
+/// `application/json`; 400 `invalid_request` for a body that does not parse.
+pub fn parse_body<T: for<'de> Deserialize<'de>>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, TokenError> {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match content_type.as_str() {
+        "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes(body)
+            .map_err(|error| TokenError::invalid_request(format!("malformed form body: {error}"))),
+        "application/json" => serde_json::from_slice(body)
+            .map_err(|error| TokenError::invalid_request(format!("malformed JSON body: {error}"))),
+        _ => Err(TokenError {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            error: "invalid_request",
+            description: "the body must be application/x-www-form-urlencoded or application/json"
+                .into(),
+            retry_after: None,
+        }),
+    }
+}
+
+/// The client address axum's `ConnectInfo<SocketAddr>` gives, if the server provides it.
+pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}
+
+/// The body, or a JSON error: 413 over the limit, 400 if it could not be read.
+fn body_of(body: Result<Bytes, BytesRejection>) -> Result<Bytes, TokenError> {
+    body.map_err(|rejection| TokenError {
+        status: rejection.status(),
+        error: "invalid_request",
+        description: rejection.body_text(),
+        retry_after: None,
+    })
+}
+
+fn required(field: Option<String>, name: &str) -> Result<String, TokenError> {
+    match field {
+        Some(value) if !value.is_empty() => Ok(value),
+        _ => Err(TokenError::invalid_request(format!(
+            "the `{name}` field is required"
+        ))),
+    }
+}
+
+async fn token(
+    State(service): State<TokenService>,
+    parts: Parts,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<TokenResponse, TokenError> {
+    let request: TokenRequest = parse_body(&parts.headers, &body_of(body)?)?;
+    // FastAPI's OAuth2PasswordRequestForm makes grant_type optional; so do we, for the
+    // password grant only.
+    let grant = match request.grant_type.as_deref() {
+        None if request.username.is_some() => "password",
+        None => {
+            return Err(TokenError::invalid_request(
+                "the `grant_type` field is required",
+            ));
+        }
+        Some(grant) => grant,
+    };
+    match grant {
+        "password" => {
+            let username = required(request.username, "username")?;
+            let password = required(request.password, "password")?;
+            let pair = service
+                .login(&username, &password, client_ip(&parts))
+                .await?;
+            Ok(TokenResponse::new(pair))
+        }
+        "refresh_token" => {
+            let refresh_token = required(request.refresh_token, "refresh_token")?;
+            Ok(TokenResponse::new(service.refresh(&refresh_token).await?))
+        }
+        _ => Err(TokenError {
+            status: StatusCode::BAD_REQUEST,
+            error: "unsupported_grant_type",
+            description: "grant_type must be `password` or `refresh_token`".into(),
+            retry_after: None,
+        }),
+    }
+}
+
+async fn refresh(
+    State(service): State<TokenService>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<TokenResponse, TokenError> {
+    let request: TokenRequest = parse_body(&headers, &body_of(body)?)?;
+    let refresh_token = required(request.refresh_token, "refresh_token")?;
+    Ok(TokenResponse::new(service.refresh(&refresh_token).await?))
+}
+
+async fn revoke(
+    State(service): State<TokenService>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, TokenError> {
+    let request: TokenRequest = parse_body(&headers, &body_of(body)?)?;
+    let token = required(request.token, "token")?;
+    service.revoke(&token).await?;
+    Ok(no_store(StatusCode::OK.into_response()))
+}
+
+async fn logout(
+    State(service): State<TokenService>,
+    Auth(principal): Auth,
+) -> Result<StatusCode, TokenError> {
+    service.logout(&principal).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn logout_all(
+    State(service): State<TokenService>,
+    Auth(principal): Auth,
+) -> Result<StatusCode, TokenError> {
+    service.logout_all(principal.subject()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,920 @@
+//! The token lifecycle: register, log in, access + refresh pairs, rotation with reuse
+//! detection, revocation, logout and logout-all, login throttling.
+//!
+//! [`TokenService`] ties an [`Issuer`], a [`Verifier`] for its own access tokens,
+//! [`Passwords`] and the four [stores](crate::store) together:
+//!
+//! - **Login** ([`TokenService::login`]): throttling first, then the user by username or email,
+//!   then the password on a blocking thread (an unknown user costs a dummy hash and gets the
+//!   same answer as a wrong password). A bcrypt hash is upgraded to argon2id on success.
+//! - **Access tokens**: `typ: at+jwt`, `iss aud sub exp iat jti`, `sid` (the login's refresh
+//!   family), `preferred_username`, `roles` and `scope` from the user record. 5 minutes by
+//!   default.
+//! - **Refresh tokens**: opaque (`rt.` + 256 random bits), stored as SHA-256, in a family with
+//!   an idle expiry (default 1 day) and an absolute one (default 14 days). Single use:
+//!   [`TokenService::refresh`] returns a new pair and retires the old token, in one atomic store
+//!   call; presenting a retired token revokes the whole family and its access tokens.
+//! - **Revocation**: [`TokenService::revoke`] (RFC 7009: a refresh token revokes its family, an
+//!   access token its `jti`), [`TokenService::logout`] (the token and its family),
+//!   [`TokenService::logout_all`] (every family of the subject, and every access token issued
+//!   until now). [`TokenService::is_revoked`] is the check for the request path.
+//! - An access token is never accepted as a refresh token (they are not opaque `rt.` strings),
+//!   nor a refresh token as an access token (it is not a JWT).
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use authz_core::lifecycle::{LifecycleError, TokenService};
+//! use authz_core::{Algorithm, SigningKey};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let service = TokenService::builder(SigningKey::generate(Algorithm::EdDSA)?)
+//!     .with_issuer("https://auth.example.com")
+//!     .with_audience("api")
+//!     .with_refresh_reuse_grace(Duration::ZERO) // strict: any second use is a reuse
+//!     .build()?; // every store in memory
+//! service.register("alice", None, "correct horse battery", &["admin"]).await?;
+//!
+//! let pair = service.login("alice", "correct horse battery", None).await?;
+//! let alice = service.verifier().verify(&pair.access_token)?;
+//! assert!(alice.has_role("admin"));
+//!
+//! let next = service.refresh(&pair.refresh_token).await?;
+//! // The first refresh token is used up; presenting it again revokes the family.
+//! let reused = service.refresh(&pair.refresh_token).await;
+//! assert!(matches!(reused, Err(LifecycleError::RefreshTokenReused)));
+//! assert!(service.refresh(&next.refresh_token).await.is_err());
+//! let principal = service.verifier().verify(&next.access_token)?;
+//! assert!(service.is_revoked(&principal).await?);
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::json;
+use sha2::{Digest as _, Sha256};
+
+use crate::clock::{Clock, SystemClock, unix_seconds};
+use crate::error::KeyError;
+use crate::password::{MAX_PASSWORD_BYTES, PasswordError, Passwords, Verified};
+use crate::store::{
+    Family, MemoryStore, NewUser, RefreshRecord, RefreshStore, RevocationQuery, RevocationStore,
+    Rotation, StoreError, ThrottleStore, User, UserStore,
+};
+use crate::{ClaimPath, Issuer, KeySet, Principal, SigningKey, Verifier, backend};
+
+/// The `typ` header of access tokens (RFC 9068).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+/// The prefix of refresh tokens.
+pub const REFRESH_TOKEN_PREFIX: &str = "rt.";
+const REFRESH_TOKEN_LEN: usize = 3 + 43;
+
+/// The current Unix time in whole seconds.
+pub(crate) fn unix_now_of(clock: &dyn Clock) -> u64 {
+    unix_seconds(clock.now()).floor() as u64
+}
+
+/// An access token and the refresh token that renews it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenPair {
+    /// The JWT to send as `Authorization: Bearer`.
+    pub access_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// The opaque, single-use refresh token.
+    pub refresh_token: String,
+}
+
+impl fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a lifecycle operation failed. The `Display` text is safe to show to a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LifecycleError {
+    /// Unknown user or wrong password (deliberately the same answer).
+    InvalidCredentials,
+    /// Too many failed logins for this account or client: try again after `retry_after`.
+    Throttled {
+        /// Seconds to wait.
+        retry_after: u64,
+    },
+    /// The refresh token is unknown, expired or revoked.
+    InvalidRefreshToken,
+    /// The refresh token was used before: its family is now revoked.
+    RefreshTokenReused,
+    /// The username or email is taken.
+    Conflict,
+    /// A field of the request is invalid; says which and why.
+    InvalidInput(String),
+    /// The new password is too short or too long.
+    Password(PasswordError),
+    /// A store failed.
+    Store(StoreError),
+    /// Signing the access token failed.
+    Signing,
+}
+
+impl fmt::Display for LifecycleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidCredentials => f.write_str("Invalid credentials"),
+            Self::Throttled { retry_after } => write!(
+                f,
+                "Too many failed logins; try again in {retry_after} seconds"
+            ),
+            Self::InvalidRefreshToken => f.write_str("The refresh token is invalid or expired"),
+            Self::RefreshTokenReused => {
+                f.write_str("The refresh token was already used; its session has been revoked")
+            }
+            Self::Conflict => f.write_str("A user with this username or email already exists"),
+            Self::InvalidInput(message) => f.write_str(message),
+            Self::Password(error) => fmt::Display::fmt(error, f),
+            Self::Store(_) => f.write_str("The token store is unavailable"),
+            Self::Signing => f.write_str("The token could not be signed"),
+        }
+    }
+}
+
+impl std::error::Error for LifecycleError {}
+
+impl LifecycleError {
+    /// A stable snake_case code for response bodies and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::Throttled { .. } => "too_many_attempts",
+            Self::InvalidRefreshToken => "invalid_refresh_token",
+            Self::RefreshTokenReused => "refresh_token_reused",
+            Self::Conflict => "conflict",
+            Self::InvalidInput(_) => "invalid_input",
+            Self::Password(_) => "invalid_password",
+            Self::Store(_) => "store_unavailable",
+            Self::Signing => "signing_failed",
+        }
+    }
+}
+
+impl From<StoreError> for LifecycleError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict => Self::Conflict,
+            other => Self::Store(other),
+        }
+    }
+}
+
+/// One throttling rule: after `free` failures within `window` under a key, each further
+/// attempt must wait `base_delay · 2^(failures − free)`, at most `max_delay`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleRule {
+    /// Failures allowed without delay.
+    pub free: u32,
+    /// The first delay.
+    pub base_delay: Duration,
+    /// The longest delay.
+    pub max_delay: Duration,
+}
+
+impl ThrottleRule {
+    /// Seconds to wait after `count` failures, the last at `last`; 0 if none.
+    fn retry_after(&self, count: u32, last: u64, now: u64) -> u64 {
+        if count < self.free {
+            return 0;
+        }
+        let doublings = (count - self.free).min(30);
+        let delay = self
+            .base_delay
+            .as_secs()
+            .max(1)
+            .saturating_mul(1u64 << doublings)
+            .min(self.max_delay.as_secs());
+        (last + delay).saturating_sub(now)
+    }
+}
+
+/// Login throttling: back-off, not lockout. Three keys are counted on each failure:
+///
+/// - the account *from this client address* (default: 5 free, then 1 s doubling up to 15 min):
+///   stops guessing one account from one place;
+/// - the client address (20 free, up to 15 min): stops one place guessing many accounts;
+/// - the account from anywhere (100 free, up to 1 min): slows a distributed attack on one
+///   account without letting strangers lock its owner out for long.
+///
+/// A successful login clears the first and the third.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttling {
+    /// Rule for (account, client address).
+    pub account_and_client: ThrottleRule,
+    /// Rule for the client address.
+    pub client: ThrottleRule,
+    /// Rule for the account.
+    pub account: ThrottleRule,
+    /// Failures older than this are forgotten.
+    pub window: Duration,
+}
+
+impl Default for Throttling {
+    fn default() -> Self {
+        let rule = |free, max| ThrottleRule {
+            free,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(max),
+        };
+        Self {
+            account_and_client: rule(5, 900),
+            client: rule(20, 900),
+            account: rule(100, 60),
+            window: Duration::from_secs(900),
+        }
+    }
+}
+
+/// Issues, renews and revokes tokens. Cheap to clone. See the [module docs](self).
+#[derive(Clone)]
+pub struct TokenService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    issuer: Issuer,
+    verifier: Verifier,
+    passwords: Passwords,
+    users: Arc<dyn UserStore>,
+    refresh: Arc<dyn RefreshStore>,
+    revocations: Arc<dyn RevocationStore>,
+    throttle: Arc<dyn ThrottleStore>,
+    access_ttl: Duration,
+    refresh_idle: Duration,
+    refresh_absolute: Duration,
+    reuse_grace: Duration,
+    throttling: Throttling,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for TokenService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenService")
+            .field("issuer", &self.inner.issuer)
+            .field("access_ttl", &self.inner.access_ttl)
+            .field("refresh_idle", &self.inner.refresh_idle)
+            .field("refresh_absolute", &self.inner.refresh_absolute)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`TokenService`]; from [`TokenService::builder`].
+#[must_use]
+pub struct TokenServiceBuilder {
+    key: SigningKey,
+    issuer: Option<String>,
+    audience: Option<String>,
+    passwords: Option<Passwords>,
+    users: Option<Arc<dyn UserStore>>,
+    refresh: Option<Arc<dyn RefreshStore>>,
+    revocations: Option<Arc<dyn RevocationStore>>,
+    throttle: Option<Arc<dyn ThrottleStore>>,
+    access_ttl: Duration,
+    refresh_idle: Duration,
+    refresh_absolute: Duration,
+    reuse_grace: Duration,
+    throttling: Throttling,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for TokenServiceBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenServiceBuilder")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenServiceBuilder {
+    /// `iss` of access tokens, checked by [`TokenService::verifier`].
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// `aud` of access tokens, checked by [`TokenService::verifier`].
+    pub fn with_audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// Access-token lifetime. Default 5 minutes.
+    pub fn with_access_ttl(mut self, ttl: Duration) -> Self {
+        self.access_ttl = ttl;
+        self
+    }
+
+    /// Refresh-token idle expiry: a refresh token not used within it dies. Default 1 day.
+    pub fn with_refresh_idle_ttl(mut self, ttl: Duration) -> Self {
+        self.refresh_idle = ttl;
+        self
+    }
+
+    /// Refresh-family absolute expiry: no refresh after it, counted from login. Default 14
+    /// days.
+    pub fn with_refresh_absolute_ttl(mut self, ttl: Duration) -> Self {
+        self.refresh_absolute = ttl;
+        self
+    }
+
+    /// How recently a refresh token may have been used for a second presentation to count
+    /// as a concurrent duplicate (two tabs refreshing at once: refused, family kept) rather
+    /// than a reuse (family revoked). Default 2 seconds; `Duration::ZERO` for strict.
+    pub fn with_refresh_reuse_grace(mut self, grace: Duration) -> Self {
+        self.reuse_grace = grace;
+        self
+    }
+
+    /// The password hasher. Default [`Passwords::new`] (argon2id, OWASP parameters).
+    pub fn with_passwords(mut self, passwords: Passwords) -> Self {
+        self.passwords = Some(passwords);
+        self
+    }
+
+    /// The user store. Default: a [`MemoryStore`].
+    pub fn with_user_store(mut self, store: Arc<dyn UserStore>) -> Self {
+        self.users = Some(store);
+        self
+    }
+
+    /// The refresh-family store. Default: a [`MemoryStore`].
+    pub fn with_refresh_store(mut self, store: Arc<dyn RefreshStore>) -> Self {
+        self.refresh = Some(store);
+        self
+    }
+
+    /// The revocation store. Default: a [`MemoryStore`].
+    pub fn with_revocation_store(mut self, store: Arc<dyn RevocationStore>) -> Self {
+        self.revocations = Some(store);
+        self
+    }
+
+    /// The throttling store. Default: a [`MemoryStore`].
+    pub fn with_throttle_store(mut self, store: Arc<dyn ThrottleStore>) -> Self {
+        self.throttle = Some(store);
+        self
+    }
+
+    /// One value for all four stores (a [`MemoryStore`] or an `SqlStore`).
+    pub fn with_store<S>(self, store: Arc<S>) -> Self
+    where
+        S: UserStore + RefreshStore + RevocationStore + ThrottleStore,
+    {
+        self.with_user_store(store.clone())
+            .with_refresh_store(store.clone())
+            .with_revocation_store(store.clone())
+            .with_throttle_store(store)
+    }
+
+    /// The throttling rules. Default [`Throttling::default`].
+    pub fn with_throttling(mut self, throttling: Throttling) -> Self {
+        self.throttling = throttling;
+        self
+    }
+
+    /// The clock for issuing, verifying and expiry. Default [`SystemClock`].
+    pub fn with_clock(mut self, clock: impl Clock + Clone) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Builds the service and its access-token verifier.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Config`] if a lifetime is zero or the absolute refresh lifetime is shorter
+    /// than the idle one.
+    pub fn build(self) -> Result<TokenService, KeyError> {
+        if self.access_ttl.is_zero() || self.refresh_idle.is_zero() {
+            return Err(KeyError::Config("token lifetimes must not be zero".into()));
+        }
+        if self.refresh_absolute < self.refresh_idle {
+            return Err(KeyError::Config(
+                "the absolute refresh lifetime must be at least the idle one".into(),
+            ));
+        }
+        let clock = ClockRef(self.clock.clone());
+        let mut issuer = Issuer::new(self.key.clone())
+            .with_typ(ACCESS_TOKEN_TYP)
+            .with_ttl(self.access_ttl)
+            .with_clock(clock.clone());
+        let mut verifier = Verifier::builder(KeySet::single(self.key.verifying_key()))
+            .with_typ(ACCESS_TOKEN_TYP)
+            .with_required_claims(["iat", "jti"])
+            .with_clock(clock);
+        if let Some(iss) = &self.issuer {
+            issuer = issuer.with_issuer(iss.clone());
+            verifier = verifier.with_issuer(iss.clone());
+        }
+        match &self.audience {
+            Some(aud) => {
+                issuer = issuer.with_audience(aud.clone());
+                verifier = verifier.with_audience(aud.clone());
+            }
+            None => verifier = verifier.insecure_accept_any_audience(),
+        }
+        let memory = Arc::new(MemoryStore::new());
+        Ok(TokenService {
+            inner: Arc::new(Inner {
+                issuer,
+                verifier: verifier.build()?,
+                passwords: self.passwords.unwrap_or_default(),
+                users: self.users.unwrap_or_else(|| memory.clone()),
+                refresh: self.refresh.unwrap_or_else(|| memory.clone()),
+                revocations: self.revocations.unwrap_or_else(|| memory.clone()),
+                throttle: self.throttle.unwrap_or(memory),
+                access_ttl: self.access_ttl,
+                refresh_idle: self.refresh_idle,
+                refresh_absolute: self.refresh_absolute,
+                reuse_grace: self.reuse_grace,
+                throttling: self.throttling,
+                clock: self.clock,
+            }),
+        })
+    }
+}
+
+/// Shares the builder's clock with the issuer and verifier.
+#[derive(Debug, Clone)]
+struct ClockRef(Arc<dyn Clock>);
+
+impl Clock for ClockRef {
+    fn now(&self) -> std::time::SystemTime {
+        self.0.now()
+    }
+}
+
+impl TokenService {
+    /// A builder for a service that signs access tokens with `key`. Every store defaults to
+    /// one [`MemoryStore`].
+    pub fn builder(key: SigningKey) -> TokenServiceBuilder {
+        TokenServiceBuilder {
+            key,
+            issuer: None,
+            audience: None,
+            passwords: None,
+            users: None,
+            refresh: None,
+            revocations: None,
+            throttle: None,
+            access_ttl: crate::issue::DEFAULT_TTL,
+            refresh_idle: Duration::from_secs(24 * 3600),
+            refresh_absolute: Duration::from_secs(14 * 24 * 3600),
+            reuse_grace: Duration::from_secs(2),
+            throttling: Throttling::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The verifier for this service's access tokens (`typ`, `iss`, `aud`, `iat`, `jti`
+    /// checked). Give it to the AuthLayer.
+    pub fn verifier(&self) -> &Verifier {
+        &self.inner.verifier
+    }
+
+    /// The access-token lifetime.
+    pub fn access_ttl(&self) -> Duration {
+        self.inner.access_ttl
+    }
+
+    /// The user store.
+    pub fn users(&self) -> &Arc<dyn UserStore> {
+        &self.inner.users
+    }
+
+    fn now(&self) -> u64 {
+        unix_now_of(&*self.inner.clock)
+    }
+
+    /// Creates a user with an argon2id hash of `password` (hashed on a blocking thread).
+    ///
+    /// `username`: 1 to 64 characters, no whitespace or control characters. `email`, if
+    /// given: at most 254 bytes with an `@`.
+    ///
+    /// # Errors
+    ///
+    /// [`LifecycleError::InvalidInput`], [`LifecycleError::Password`],
+    /// [`LifecycleError::Conflict`] (even under concurrent registration of one name: one
+    /// wins), [`LifecycleError::Store`].
+    pub async fn register(
+        &self,
+        username: &str,
+        email: Option<&str>,
+        password: &str,
+        roles: &[&str],
+    ) -> Result<User, LifecycleError> {
+        validate_username(username)?;
+        if let Some(email) = email {
+            validate_email(email)?;
+        }
+        let passwords = self.inner.passwords.clone();
+        let password = Secret(password.to_owned());
+        let hash = tokio::task::spawn_blocking(move || passwords.hash(&password.0))
+            .await
+            .map_err(|_| LifecycleError::Password(PasswordError::Hashing))?
+            .map_err(LifecycleError::Password)?;
+        let user = NewUser {
+            username: username.to_owned(),
+            email: email.map(str::to_lowercase),
+            password_hash: hash,
+            roles: roles.iter().map(|&role| role.to_owned()).collect(),
+            scopes: Vec::new(),
+        };
+        Ok(self.inner.users.create_user(user, self.now()).await?)
+    }
+
+    /// Checks a username (or email) and password and returns a new token pair.
+    /// `client` is the caller's address, for throttling.
+    ///
+    /// # Errors
+    ///
+    /// [`LifecycleError::Throttled`] when a throttling rule says wait (checked before the
+    /// password); [`LifecycleError::InvalidCredentials`] for an unknown user or a wrong
+    /// password, at the same cost; [`LifecycleError::Store`], [`LifecycleError::Signing`].
+    pub async fn login(
+        &self,
+        login: &str,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<TokenPair, LifecycleError> {
+        if login.is_empty() || login.len() > 254 || password.len() > MAX_PASSWORD_BYTES {
+            return Err(LifecycleError::InvalidCredentials);
+        }
+        let now = self.now();
+        let keys = ThrottleKeys::new(login, client);
+        self.check_throttle(&keys, now).await?;
+
+        let user = self.inner.users.user_by_login(login).await?;
+        let passwords = self.inner.passwords.clone();
+        let stored = user.as_ref().map(|user| user.password_hash.clone());
+        let password = Secret(password.to_owned());
+        let verified =
+            tokio::task::spawn_blocking(move || passwords.verify(&password.0, stored.as_deref()))
+                .await
+                .unwrap_or(Verified::Invalid);
+        let (user, rehash) = match (user, verified) {
+            (Some(user), Verified::Valid { rehash }) => (user, rehash),
+            _ => {
+                self.record_failure(&keys, now).await?;
+                return Err(LifecycleError::InvalidCredentials);
+            }
+        };
+        let throttle = &self.inner.throttle;
+        throttle.clear(&keys.account_and_client).await?;
+        throttle.clear(&keys.account).await?;
+        if let Some(hash) = rehash {
+            self.inner.users.set_password_hash(user.id, &hash).await?;
+        }
+        self.start_session(&user, now).await
+    }
+
+    /// Starts a session for a user the app has authenticated some other way (a social login,
+    /// a magic link): a new refresh family and its first pair.
+    ///
+    /// # Errors
+    ///
+    /// [`LifecycleError::Store`], [`LifecycleError::Signing`].
+    pub async fn start_session(&self, user: &User, now: u64) -> Result<TokenPair, LifecycleError> {
+        let family = Family {
+            id: random_id(16)?,
+            subject: user.id.to_string(),
+            created_at: now,
+            expires_at: now + self.inner.refresh_absolute.as_secs(),
+        };
+        let refresh_token = new_refresh_token()?;
+        let record = RefreshRecord {
+            hash: hash_token(&refresh_token),
+            family: family.id.clone(),
+            issued_at: now,
+            expires_at: (now + self.inner.refresh_idle.as_secs()).min(family.expires_at),
+        };
+        self.inner.refresh.start_family(&family, &record).await?;
+        let access_token = self.access_token(user, &family.id)?;
+        Ok(TokenPair {
+            access_token,
+            expires_in: self.inner.access_ttl.as_secs(),
+            refresh_token,
+        })
+    }
+
+    fn access_token(&self, user: &User, session_id: &str) -> Result<String, LifecycleError> {
+        let mut claims = json!({
+            "sub": user.id.to_string(),
+            "preferred_username": user.username,
+            "sid": session_id,
+            "roles": user.roles,
+        });
+        if !user.scopes.is_empty()
+            && let Some(map) = claims.as_object_mut()
+        {
+            map.insert("scope".into(), user.scopes.join(" ").into());
+        }
+        self.inner
+            .issuer
+            .issue(&claims)
+            .map_err(|_| LifecycleError::Signing)
+    }
+
+    /// Exchanges a refresh token for a new pair, retiring it. Presenting a retired token
+    /// revokes its whole family (refresh tokens and access tokens alike).
+    ///
+    /// # Errors
+    ///
+    /// [`LifecycleError::InvalidRefreshToken`] (unknown, malformed, expired, revoked, or the
+    /// user is gone); [`LifecycleError::RefreshTokenReused`]; [`LifecycleError::Store`].
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, LifecycleError> {
+        if !looks_like_refresh_token(refresh_token) {
+            return Err(LifecycleError::InvalidRefreshToken);
+        }
+        let now = self.now();
+        let next = new_refresh_token()?;
+        let rotation = self
+            .inner
+            .refresh
+            .rotate(
+                &hash_token(refresh_token),
+                &hash_token(&next),
+                self.inner.refresh_idle.as_secs(),
+                self.inner.reuse_grace.as_secs(),
+                now,
+            )
+            .await?;
+        let family = match rotation {
+            Rotation::Rotated { family } => family,
+            Rotation::Reused { family } => {
+                self.inner
+                    .revocations
+                    .revoke_session(&family.id, family.expires_at)
+                    .await?;
+                return Err(LifecycleError::RefreshTokenReused);
+            }
+            _ => return Err(LifecycleError::InvalidRefreshToken),
+        };
+        let user = match family.subject.parse::<i64>() {
+            Ok(id) => self.inner.users.user_by_id(id).await?,
+            Err(_) => None,
+        };
+        let Some(user) = user else {
+            self.inner.refresh.revoke_family(&family.id, now).await?;
+            return Err(LifecycleError::InvalidRefreshToken);
+        };
+        Ok(TokenPair {
+            access_token: self.access_token(&user, &family.id)?,
+            expires_in: self.inner.access_ttl.as_secs(),
+            refresh_token: next,
+        })
+    }
+
+    /// RFC 7009 revocation: a refresh token revokes its family (and the family's access
+    /// tokens); an access token of this service is revoked by `jti` until it expires. Unknown
+    /// or invalid tokens are ignored, as §2.2 asks.
+    ///
+    /// # Errors
+    ///
+    /// [`LifecycleError::Store`] only.
+    pub async fn revoke(&self, token: &str) -> Result<(), LifecycleError> {
+        let now = self.now();
+        if looks_like_refresh_token(token) {
+            if let Some(family) = self
+                .inner
+                .refresh
+                .revoke_by_token(&hash_token(token), now)
+                .await?
+            {
+                self.inner
+                    .revocations
+                    .revoke_session(&family.id, family.expires_at)
+                    .await?;
+            }
+            return Ok(());
+        }
+        match self.inner.verifier.verify(token) {
+            Ok(principal) => self.revoke_access_token(&principal).await,
+            Err(_) => Ok(()),
+        }
+    }
+
+    async fn revoke_access_token(&self, principal: &Principal) -> Result<(), LifecycleError> {
+        if let (Some(jti), Some(exp)) = (principal.token_id(), principal.expires_at()) {
+            self.inner
+                .revocations
+                .revoke_token(jti, exp.ceil() as u64 + 60)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Logout: the access token (by `jti`) and its refresh family (by `sid`) stop working.
+    ///
+    /// # Errors
+    ///
+    /// [`LifecycleError::Store`].
+    pub async fn logout(&self, principal: &Principal) -> Result<(), LifecycleError> {
+        self.revoke_access_token(principal).await?;
+        if let Some(sid) = session_id(principal) {
+            let now = self.now();
+            let until = match self.inner.refresh.revoke_family(&sid, now).await? {
+                Some(family) => family.expires_at,
+                None => now + self.inner.access_ttl.as_secs() + 60,
+            };
+            self.inner.revocations.revoke_session(&sid, until).await?;
+        }
+        Ok(())
+    }
+
+    /// Logout everywhere: every refresh family of `subject` is revoked, and every access
+    /// token issued to it until now stops working.
+    ///
+    /// # Errors
+    ///
+    /// [`LifecycleError::Store`].
+    pub async fn logout_all(&self, subject: &str) -> Result<(), LifecycleError> {
+        let now = self.now();
+        let families = self.inner.refresh.revoke_subject(subject, now).await?;
+        for family in &families {
+            self.inner
+                .revocations
+                .revoke_session(&family.id, family.expires_at)
+                .await?;
+        }
+        // Tokens issued in the same second as the mark but after it are new logins, with
+        // new families: the mark refuses `iat < now`, the sessions above cover the rest.
+        let until = now + self.inner.access_ttl.as_secs() + 120;
+        self.inner
+            .revocations
+            .revoke_subject_before(subject, now.saturating_sub(1), until)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether a verified access token has been revoked (by `jti`, by its session, or by a
+    /// logout-all of its subject). The AuthLayer's revocation hook calls this.
+    ///
+    /// # Errors
+    ///
+    /// [`LifecycleError::Store`]: the caller should refuse the token (fail closed).
+    pub async fn is_revoked(&self, principal: &Principal) -> Result<bool, LifecycleError> {
+        let sid = session_id(principal);
+        let query = RevocationQuery {
+            subject: principal.subject(),
+            token_id: principal.token_id(),
+            session_id: sid.as_deref(),
+            issued_at: principal.issued_at().map(|iat| iat.floor() as u64),
+        };
+        Ok(self.inner.revocations.is_revoked(query, self.now()).await?)
+    }
+
+    async fn check_throttle(&self, keys: &ThrottleKeys, now: u64) -> Result<(), LifecycleError> {
+        let window = self.inner.throttling.window.as_secs();
+        let mut wait = 0;
+        for (key, rule) in keys.with_rules(&self.inner.throttling) {
+            if let Some(failures) = self.inner.throttle.failures(key, window, now).await? {
+                wait = wait.max(rule.retry_after(failures.count, failures.last, now));
+            }
+        }
+        if wait > 0 {
+            return Err(LifecycleError::Throttled { retry_after: wait });
+        }
+        Ok(())
+    }
+
+    async fn record_failure(&self, keys: &ThrottleKeys, now: u64) -> Result<(), LifecycleError> {
+        let window = self.inner.throttling.window.as_secs();
+        for (key, _) in keys.with_rules(&self.inner.throttling) {
+            self.inner.throttle.record_failure(key, window, now).await?;
+        }
+        Ok(())
+    }
+}
+
+struct ThrottleKeys {
+    account_and_client: String,
+    client: String,
+    account: String,
+}
+
+impl ThrottleKeys {
+    fn new(login: &str, client: Option<IpAddr>) -> Self {
+        let login = login.to_lowercase();
+        let client = client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        Self {
+            account_and_client: format!("ac:{client}:{login}"),
+            client: format!("c:{client}"),
+            account: format!("a:{login}"),
+        }
+    }
+
+    fn with_rules<'a>(
+        &'a self,
+        throttling: &'a Throttling,
+    ) -> impl Iterator<Item = (&'a str, &'a ThrottleRule)> {
+        [
+            (
+                self.account_and_client.as_str(),
+                &throttling.account_and_client,
+            ),
+            (self.client.as_str(), &throttling.client),
+            (self.account.as_str(), &throttling.account),
+        ]
+        .into_iter()
+    }
+}
+
+/// A password on its way to a blocking thread, wiped when dropped.
+struct Secret(String);
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+fn validate_username(username: &str) -> Result<(), LifecycleError> {
+    let chars = username.chars().count();
+    if chars == 0 || chars > 64 {
+        return Err(LifecycleError::InvalidInput(
+            "username must be 1 to 64 characters".into(),
+        ));
+    }
+    if username
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(LifecycleError::InvalidInput(
+            "username must not contain whitespace or control characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_email(email: &str) -> Result<(), LifecycleError> {
+    let valid = email.len() <= 254
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(())
+    } else {
+        Err(LifecycleError::InvalidInput(
+            "email must be an address like name@example.com".into(),
+        ))
+    }
+}
+
+fn random_id(bytes: usize) -> Result<String, LifecycleError> {
+    let mut buf = [0u8; 32];
+    let buf = &mut buf[..bytes.min(32)];
+    backend::random_bytes(buf).map_err(|_| LifecycleError::Signing)?;
+    Ok(URL_SAFE_NO_PAD.encode(buf))
+}
+
+fn new_refresh_token() -> Result<String, LifecycleError> {
+    Ok(format!("{REFRESH_TOKEN_PREFIX}{}", random_id(32)?))
+}
+
+/// Whether `token` has the shape of our refresh tokens (prefix, length, base64url).
+pub fn looks_like_refresh_token(token: &str) -> bool {
+    token.len() == REFRESH_TOKEN_LEN
+        && token.starts_with(REFRESH_TOKEN_PREFIX)
+        && token[REFRESH_TOKEN_PREFIX.len()..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// SHA-256 of a refresh token, lowercase hex: what the stores keep.
+pub(crate) fn hash_token(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        use fmt::Write as _;
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
+}
+
+/// The `sid` claim of an access token: its refresh family.
+fn session_id(principal: &Principal) -> Option<String> {
+    static SID: LazyLock<ClaimPath> = LazyLock::new(|| ClaimPath::new("sid"));
+    match principal.claim(&SID)? {
+        serde_json::Value::String(sid) => Some(sid),
+        _ => None,
+    }
+}

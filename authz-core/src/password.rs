@@ -1,0 +1,304 @@
+//! Password hashing: argon2id for new hashes, bcrypt (`$2b$`, as passlib writes them) accepted
+//! and upgraded on the next successful login.
+//!
+//! - New hashes are argon2id with the `argon2` crate's defaults, which are OWASP's
+//!   recommendation (19 MiB, 2 passes, 1 lane), in the PHC string format.
+//! - [`Passwords::verify`] with no stored hash (an unknown user) checks the password against a
+//!   dummy argon2id hash made at start, so that an unknown user costs the same time as a wrong
+//!   password and gets the same answer.
+//! - A successful check of a bcrypt hash, or of an argon2 hash with other parameters, returns the
+//!   new argon2id hash to store ([`Verified::Valid`]`{ rehash: Some(..) }`).
+//! - Passwords longer than [`MAX_PASSWORD_BYTES`] are refused before any hashing.
+//!
+//! Hashing takes tens of milliseconds of CPU: call these from a blocking thread
+//! (`tokio::task::spawn_blocking`), as [`TokenService`](crate::lifecycle::TokenService) does.
+//!
+//! # Example
+//!
+//! ```
+//! use authz_core::password::{Passwords, Verified};
+//!
+//! let passwords = Passwords::new();
+//! let hash = passwords.hash("correct horse battery staple")?;
+//! assert!(hash.starts_with("$argon2id$"));
+//! assert!(passwords.verify("correct horse battery staple", Some(&hash)).is_valid());
+//! assert_eq!(passwords.verify("wrong", Some(&hash)), Verified::Invalid);
+//! // Unknown user: same cost, same answer.
+//! assert_eq!(passwords.verify("anything", None), Verified::Invalid);
+//! # Ok::<(), authz_core::password::PasswordError>(())
+//! ```
+
+use std::fmt;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+use crate::backend;
+
+/// The longest password accepted, in bytes. Longer ones are refused without hashing.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// The shortest password [`Passwords::hash`] accepts for a new account, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// Why a password could not be hashed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PasswordError {
+    /// Shorter than [`MIN_PASSWORD_CHARS`].
+    TooShort,
+    /// Longer than [`MAX_PASSWORD_BYTES`].
+    TooLong,
+    /// The system's random source or the hasher failed.
+    Hashing,
+}
+
+impl fmt::Display for PasswordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooShort => write!(
+                f,
+                "the password must be at least {MIN_PASSWORD_CHARS} characters"
+            ),
+            Self::TooLong => write!(f, "the password must be at most {MAX_PASSWORD_BYTES} bytes"),
+            Self::Hashing => f.write_str("the password could not be hashed"),
+        }
+    }
+}
+
+impl std::error::Error for PasswordError {}
+
+/// The outcome of [`Passwords::verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub enum Verified {
+    /// The password matches. `rehash` is a new argon2id hash to store when the stored one
+    /// is bcrypt or uses weaker parameters.
+    Valid {
+        /// The hash to store in place of the old one, if it should be upgraded.
+        rehash: Option<String>,
+    },
+    /// Wrong password, unknown user, unreadable stored hash or over-long password.
+    Invalid,
+}
+
+impl Verified {
+    /// `true` for [`Verified::Valid`].
+    pub fn is_valid(&self) -> bool {
+        matches!(self, Self::Valid { .. })
+    }
+}
+
+/// Hashes and verifies passwords. Cheap to clone; see the [module docs](self).
+#[derive(Clone)]
+pub struct Passwords {
+    argon: Argon2<'static>,
+    dummy: String,
+}
+
+impl fmt::Debug for Passwords {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Passwords")
+            .field("params", self.argon.params())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Passwords {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Passwords {
+    /// argon2id with OWASP's parameters (m = 19 MiB, t = 2, p = 1).
+    pub fn new() -> Self {
+        Self::with_params(Params::default())
+    }
+
+    /// argon2id with other parameters (tests use small ones to run fast). Hashes made with
+    /// different parameters are re-hashed on the next successful login.
+    pub fn with_params(params: Params) -> Self {
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let mut this = Self {
+            argon,
+            dummy: String::new(),
+        };
+        let mut secret = [0u8; 24];
+        // If the random source fails, the dummy hash is still a valid hash of a value no
+        // user can know in advance; only its cost matters.
+        let _ = backend::random_bytes(&mut secret);
+        let dummy_password = base64_of(&secret);
+        this.dummy = this
+            .hash_unchecked(&dummy_password)
+            .unwrap_or_else(|_| String::from("$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+        this
+    }
+
+    /// Hashes a new password with argon2id.
+    ///
+    /// # Errors
+    ///
+    /// [`PasswordError::TooShort`] / [`PasswordError::TooLong`] outside
+    /// [`MIN_PASSWORD_CHARS`]..=[`MAX_PASSWORD_BYTES`]; [`PasswordError::Hashing`] if the
+    /// random source fails.
+    pub fn hash(&self, password: &str) -> Result<String, PasswordError> {
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(PasswordError::TooLong);
+        }
+        if password.chars().count() < MIN_PASSWORD_CHARS {
+            return Err(PasswordError::TooShort);
+        }
+        self.hash_unchecked(password)
+    }
+
+    fn hash_unchecked(&self, password: &str) -> Result<String, PasswordError> {
+        let mut salt = [0u8; 16];
+        backend::random_bytes(&mut salt).map_err(|_| PasswordError::Hashing)?;
+        let salt = SaltString::encode_b64(&salt).map_err(|_| PasswordError::Hashing)?;
+        self.argon
+            .hash_password(password.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|_| PasswordError::Hashing)
+    }
+
+    /// Checks `password` against `stored` (argon2 PHC string, or bcrypt `$2a$`/`$2b$`/`$2y$`).
+    /// `None` (unknown user) checks against a dummy hash and returns
+    /// [`Verified::Invalid`], at the cost of a real check.
+    pub fn verify(&self, password: &str, stored: Option<&str>) -> Verified {
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Verified::Invalid;
+        }
+        let Some(stored) = stored else {
+            let _ = self.verify_argon(password, &self.dummy);
+            return Verified::Invalid;
+        };
+        if is_bcrypt(stored) {
+            return match bcrypt::verify(password, stored) {
+                Ok(true) => Verified::Valid {
+                    rehash: self.hash_unchecked(password).ok(),
+                },
+                _ => Verified::Invalid,
+            };
+        }
+        if stored.starts_with("$argon2") {
+            return match self.verify_argon(password, stored) {
+                Some(true) => Verified::Valid {
+                    rehash: self
+                        .needs_rehash(stored)
+                        .then(|| self.hash_unchecked(password).ok())
+                        .flatten(),
+                },
+                _ => Verified::Invalid,
+            };
+        }
+        // An unreadable hash: spend the same time, refuse.
+        let _ = self.verify_argon(password, &self.dummy);
+        Verified::Invalid
+    }
+
+    fn verify_argon(&self, password: &str, stored: &str) -> Option<bool> {
+        let parsed = PasswordHash::new(stored).ok()?;
+        Some(
+            self.argon
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok(),
+        )
+    }
+
+    fn needs_rehash(&self, stored: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(stored) else {
+            return true;
+        };
+        if parsed.algorithm != Algorithm::Argon2id.ident() || parsed.version != Some(0x13) {
+            return true;
+        }
+        match Params::try_from(&parsed) {
+            Ok(params) => {
+                let current = self.argon.params();
+                params.m_cost() != current.m_cost()
+                    || params.t_cost() != current.t_cost()
+                    || params.p_cost() != current.p_cost()
+            }
+            Err(_) => true,
+        }
+    }
+}
+
+fn is_bcrypt(stored: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$", "$2x$"]
+        .iter()
+        .any(|prefix| stored.starts_with(prefix))
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fast() -> Passwords {
+        Passwords::with_params(Params::new(1024, 1, 1, None).unwrap())
+    }
+
+    #[test]
+    fn argon2id_round_trip_and_no_rehash() {
+        let p = fast();
+        let hash = p.hash("password-1234").unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
+        assert_eq!(
+            p.verify("password-1234", Some(&hash)),
+            Verified::Valid { rehash: None }
+        );
+        assert_eq!(p.verify("password-1235", Some(&hash)), Verified::Invalid);
+    }
+
+    #[test]
+    fn other_params_are_rehashed() {
+        let old = Passwords::with_params(Params::new(512, 1, 1, None).unwrap());
+        let hash = old.hash("password-1234").unwrap();
+        let Verified::Valid { rehash: Some(new) } = fast().verify("password-1234", Some(&hash))
+        else {
+            panic!("expected a rehash");
+        };
+        assert!(new.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
+    }
+
+    #[test]
+    fn passlib_bcrypt_verifies_and_upgrades() {
+        // Made by passlib 1.7.4 (the FastAPI seed's
+        // `CryptContext(schemes=["bcrypt"], deprecated="auto").hash("secret-password")`).
+        let hash = "$2b$12$KI2Cisx9l6GerAkKGZ3BjOWiTarDr42wPD68xVIkvVKKMuzRA.EMi";
+        let p = fast();
+        let Verified::Valid { rehash: Some(new) } = p.verify("secret-password", Some(hash)) else {
+            panic!("expected a rehash");
+        };
+        assert!(new.starts_with("$argon2id$"));
+        assert_eq!(p.verify("secret-passwore", Some(hash)), Verified::Invalid);
+    }
+
+    #[test]
+    fn lengths_are_bounded() {
+        let p = fast();
+        assert_eq!(p.hash("short"), Err(PasswordError::TooShort));
+        let long = "x".repeat(MAX_PASSWORD_BYTES + 1);
+        assert_eq!(p.hash(&long), Err(PasswordError::TooLong));
+        let hash = p.hash("password-1234").unwrap();
+        assert_eq!(p.verify(&long, Some(&hash)), Verified::Invalid);
+    }
+
+    #[test]
+    fn unknown_user_and_garbage_hash_are_invalid() {
+        let p = fast();
+        assert_eq!(p.verify("password-1234", None), Verified::Invalid);
+        assert_eq!(p.verify("password-1234", Some("")), Verified::Invalid);
+        assert_eq!(
+            p.verify("password-1234", Some("$argon2id$garbage")),
+            Verified::Invalid
+        );
+        assert_eq!(p.verify("password-1234", Some("$2b$xx")), Verified::Invalid);
+    }
+}
