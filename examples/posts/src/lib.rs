@@ -1,0 +1,155 @@
+//! Seeds 003 and 004 in Rust: register, log in with the OAuth2 password form, get an access +
+//! refresh pair, and create, read, update and delete posts guarded by `#[require_auth]`.
+//! Users, refresh families, revocations and throttling live in SQLite (`posts.db`, no setup)
+//! or PostgreSQL (`DATABASE_URL`); with `REDIS_URL`, revocations and throttling are shared
+//! through Redis, so that several instances behave as one.
+//!
+//! Layout, as the seed's FastAPI project: `routes::users` (`POST /users`,
+//! `POST /users/register`, `GET /users/{id}`), `routes::auth` (`POST /login` and the token
+//! routes), `routes::posts` (`/posts` CRUD), `db` (the posts table).
+
+pub mod db;
+pub mod routes;
+
+use std::sync::Arc;
+
+use authz_axum::lifecycle::TokenService;
+use authz_axum::store::{RedisStore, SqlStore};
+use authz_axum::token::TokenRoutes;
+use authz_axum::{Algorithm, AuthLayer, SigningKey};
+use axum::Router;
+
+/// Configuration from the environment (the interface outside tests rely on).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `AUTHZ_ADDR`, default `127.0.0.1:8000`.
+    pub addr: String,
+    /// `DATABASE_URL`, default `sqlite://posts.db` (in the working directory).
+    pub database_url: String,
+    /// `REDIS_URL`: revocations and throttling in Redis.
+    pub redis_url: Option<String>,
+    /// `AUTHZ_ADMINS`: usernames that get the `admin` role.
+    pub admins: Vec<String>,
+    /// `AUTHZ_SECRET`: the HS256 secret (at least 32 bytes). Without it, a random secret is
+    /// made once and kept in the database, so that restarts and other instances on the same
+    /// database accept the tokens.
+    pub secret: Option<String>,
+}
+
+impl Config {
+    /// Reads the environment.
+    ///
+    /// # Errors
+    ///
+    /// Never today; kept fallible for validation.
+    pub fn from_env() -> Result<Self, String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Ok(Self {
+            addr: var("AUTHZ_ADDR").unwrap_or_else(|| "127.0.0.1:8000".into()),
+            database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://posts.db".into()),
+            redis_url: var("REDIS_URL"),
+            admins: var("AUTHZ_ADMINS")
+                .map(|list| {
+                    list.split(',')
+                        .map(str::trim)
+                        .filter(|name| !name.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            secret: var("AUTHZ_SECRET"),
+        })
+    }
+
+    /// "SQLite" or "PostgreSQL", plus "+ Redis".
+    pub fn database_kind(&self) -> String {
+        let db = if self.database_url.starts_with("postgres") {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        };
+        match self.redis_url {
+            Some(_) => format!("{db} + Redis"),
+            None => db.to_owned(),
+        }
+    }
+}
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Login, tokens, revocation.
+    pub tokens: TokenService,
+    /// The posts table.
+    pub posts: db::Posts,
+    /// `AUTHZ_ADMINS`.
+    pub admins: Arc<[String]>,
+}
+
+/// Connects the stores, makes the tables, and builds the router.
+///
+/// # Errors
+///
+/// If the database or Redis cannot be reached, or `AUTHZ_SECRET` is too weak.
+pub async fn app(config: &Config) -> Result<Router, String> {
+    let store = Arc::new(
+        SqlStore::connect(&config.database_url)
+            .await
+            .map_err(|e| e.to_string())?,
+    );
+    let posts = db::Posts::new(store.pool().clone(), store.is_postgres())
+        .await
+        .map_err(|e| format!("cannot create the posts table: {e}"))?;
+    let secret = match &config.secret {
+        Some(secret) => secret.as_bytes().to_vec(),
+        None => posts
+            .shared_secret()
+            .await
+            .map_err(|e| format!("cannot read the signing secret: {e}"))?,
+    };
+    let key = SigningKey::from_secret(Algorithm::HS256, &secret)
+        .map_err(|e| format!("AUTHZ_SECRET: {e}"))?;
+
+    let mut builder = TokenService::builder(key)
+        .with_issuer("posts")
+        .with_audience("posts")
+        .with_user_store(store.clone())
+        .with_refresh_store(store.clone());
+    builder = match &config.redis_url {
+        Some(url) => {
+            let redis = Arc::new(
+                RedisStore::connect(url, "posts:")
+                    .await
+                    .map_err(|e| e.to_string())?,
+            );
+            builder
+                .with_revocation_store(redis.clone())
+                .with_throttle_store(redis)
+        }
+        None => builder
+            .with_revocation_store(store.clone())
+            .with_throttle_store(store.clone()),
+    };
+    let tokens = builder.build().map_err(|e| e.to_string())?;
+
+    let state = AppState {
+        tokens: tokens.clone(),
+        posts,
+        admins: config.admins.clone().into(),
+    };
+    routes::users::grant_admins(&state)
+        .await
+        .map_err(|e| e.to_string())?;
+
+    Ok(Router::new()
+        .merge(routes::users::routes())
+        .merge(routes::auth::routes())
+        .merge(routes::posts::routes())
+        .with_state(state)
+        .merge(TokenRoutes::new(tokens.clone()).router())
+        .layer(
+            AuthLayer::new(tokens.verifier().clone())
+                .with_realm("posts")
+                .with_revocation(tokens),
+        ))
+}

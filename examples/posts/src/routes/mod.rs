@@ -1,0 +1,92 @@
+//! The seed's `routers/`: users, auth, posts; and the error shape they share.
+
+pub mod auth;
+pub mod posts;
+pub mod users;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+/// An error response in the AuthLayer's shape: `{"detail", "code"}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+}
+
+impl ApiError {
+    /// Any status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// 404 `not_found`.
+    pub fn not_found(what: &str, id: i64) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} with id: {id} was not found"),
+        )
+    }
+
+    /// 400 `invalid_body`.
+    pub fn invalid(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_body", detail)
+    }
+
+    /// 503, logged with the cause (which never holds a secret: sqlx errors carry no bound
+    /// values).
+    pub fn unavailable(error: impl std::fmt::Display) -> Self {
+        tracing::error!(target: "posts", %error, "database error");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "The database is unavailable; try again",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            axum::Json(json!({"detail": self.detail, "code": self.code})),
+        )
+            .into_response()
+    }
+}
+
+/// `Json<T>` whose rejections (malformed JSON, wrong fields, wrong content type, too large)
+/// come in our error shape, with axum's status and message.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(rejection_error(&rejection)),
+        }
+    }
+}
+
+fn rejection_error(rejection: &JsonRejection) -> ApiError {
+    let status = match rejection.status() {
+        // FastAPI answers 422 for a body of the wrong shape; we say 400 for every
+        // malformed body, with the parser's message.
+        StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
+        other => other,
+    };
+    ApiError::new(status, "invalid_body", rejection.body_text())
+}

@@ -1,0 +1,115 @@
+//! The seed's `routers/user.py`: `POST /users` (and `/users/register`, seed 004's path),
+//! `GET /users/{id}`.
+
+use authz_axum::lifecycle::LifecycleError;
+use authz_axum::store::User;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, JsonBody};
+use crate::AppState;
+
+/// The seed's `UserCreate`: a username or an email (or both), and a password.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserIn {
+    username: Option<String>,
+    email: Option<String>,
+    password: String,
+}
+
+/// The seed's `UserOut`: never the password or its hash.
+#[derive(Debug, Serialize)]
+pub struct UserOut {
+    id: i64,
+    username: String,
+    email: Option<String>,
+    created_at: u64,
+}
+
+impl From<User> for UserOut {
+    fn from(user: User) -> Self {
+        Self {
+            id: user.id,
+            username: user.username,
+            email: user.email,
+            created_at: user.created_at,
+        }
+    }
+}
+
+/// The routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/users", post(create))
+        .route("/users/register", post(create))
+        .route("/users/{id}", get(show))
+}
+
+fn roles_for(state: &AppState, username: &str) -> Vec<&'static str> {
+    if state.admins.iter().any(|admin| admin == username) {
+        vec!["user", "admin"]
+    } else {
+        vec!["user"]
+    }
+}
+
+async fn create(
+    State(state): State<AppState>,
+    JsonBody(user): JsonBody<UserIn>,
+) -> Result<(StatusCode, Json<UserOut>), ApiError> {
+    let username = match (&user.username, &user.email) {
+        (Some(name), _) => name.trim().to_owned(),
+        (None, Some(email)) => email.trim().to_lowercase(),
+        (None, None) => return Err(ApiError::invalid("username or email is required")),
+    };
+    let roles = roles_for(&state, &username);
+    let created = state
+        .tokens
+        .register(&username, user.email.as_deref(), &user.password, &roles)
+        .await
+        .map_err(|error| match error {
+            LifecycleError::Conflict => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string())
+            }
+            LifecycleError::InvalidInput(_) | LifecycleError::Password(_) => {
+                ApiError::invalid(error.to_string())
+            }
+            other => ApiError::unavailable(other),
+        })?;
+    Ok((StatusCode::CREATED, Json(created.into())))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<UserOut>, ApiError> {
+    match state.tokens.users().user_by_id(id).await {
+        Ok(Some(user)) => Ok(Json(user.into())),
+        Ok(None) => Err(ApiError::not_found("user", id)),
+        Err(error) => Err(ApiError::unavailable(error)),
+    }
+}
+
+/// Gives the `admin` role to the users listed in `AUTHZ_ADMINS` who exist already (those who
+/// register later get it at registration).
+///
+/// # Errors
+///
+/// Store errors.
+pub async fn grant_admins(state: &AppState) -> Result<(), authz_axum::store::StoreError> {
+    let users = state.tokens.users();
+    for name in state.admins.iter() {
+        if let Some(user) = users.user_by_login(name).await?
+            && !user.roles.iter().any(|role| role == "admin")
+        {
+            let mut roles = user.roles.clone();
+            roles.push("admin".into());
+            users.set_roles(user.id, &roles).await?;
+        }
+    }
+    Ok(())
+}
