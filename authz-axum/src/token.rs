@@ -176,6 +176,16 @@ impl TokenError {
     pub fn error(&self) -> &'static str {
         self.error
     }
+
+    /// The human-readable `error_description`.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// Seconds to wait, for a throttled login.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
 }
 
 impl From<LifecycleError> for TokenError {

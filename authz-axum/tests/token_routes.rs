@@ -239,8 +239,16 @@ async fn bad_credentials_and_bad_bodies_get_clear_errors_and_change_nothing() {
             .unwrap()
             .starts_with("malformed JSON body")
     );
-    let (status, body) = error_of(app.post("/token", FORM, "username=%ZZ&password=%").await).await;
+    let (status, body) = error_of(
+        app.post("/token", FORM, "username=a&username=b&password=c")
+            .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body["error_description"],
+        "malformed form body: duplicate field `username`"
+    );
     let (status, _) = error_of(app.post("/token", "text/plain", "username=alice").await).await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let huge = format!(
