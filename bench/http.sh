@@ -39,6 +39,10 @@ TARGETS=(
     "es256 valid, cache|es256|valid|--cache"
     "rs256 valid, cache|rs256|valid|--cache"
     "eddsa valid, cache|eddsa|valid|--cache"
+    "hs256 valid, revocation memory|hs256|valid|--revocation memory"
+    "hs256 valid, revocation redis|hs256|valid|--revocation redis"
+    "hs256 valid, cache + revocation memory|hs256|valid|--cache --revocation memory"
+    "hs256 valid, cache + revocation redis|hs256|valid|--cache --revocation redis"
 )
 
 printf '| target | status | req/s | × plain | p50 ms | p99 ms | peak RSS MiB |\n'

@@ -212,7 +212,8 @@ impl ThrottleRule {
 /// - the account from anywhere (100 free, up to 1 min): slows a distributed attack on one
 ///   account without letting strangers lock its owner out for long.
 ///
-/// A successful login clears the first and the third.
+/// A successful login clears the first and the third. Without a client address (the app did
+/// not pass one), the first counts per account and the second is skipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Throttling {
     /// Rule for (account, client address).
@@ -806,17 +807,19 @@ impl TokenService {
 
 struct ThrottleKeys {
     account_and_client: String,
-    client: String,
+    /// `None` without a client address: one bucket for every unknown caller would let
+    /// anyone throttle everyone.
+    client: Option<String>,
     account: String,
 }
 
 impl ThrottleKeys {
     fn new(login: &str, client: Option<IpAddr>) -> Self {
         let login = login.to_lowercase();
-        let client = client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        let address = client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
         Self {
-            account_and_client: format!("ac:{client}:{login}"),
-            client: format!("c:{client}"),
+            account_and_client: format!("ac:{address}:{login}"),
+            client: client.map(|ip| format!("c:{ip}")),
             account: format!("a:{login}"),
         }
     }
@@ -826,14 +829,17 @@ impl ThrottleKeys {
         throttling: &'a Throttling,
     ) -> impl Iterator<Item = (&'a str, &'a ThrottleRule)> {
         [
-            (
+            Some((
                 self.account_and_client.as_str(),
                 &throttling.account_and_client,
-            ),
-            (self.client.as_str(), &throttling.client),
-            (self.account.as_str(), &throttling.account),
+            )),
+            self.client
+                .as_deref()
+                .map(|client| (client, &throttling.client)),
+            Some((self.account.as_str(), &throttling.account)),
         ]
         .into_iter()
+        .flatten()
     }
 }
 

@@ -580,8 +580,14 @@ async fn throttling_suite(service: TokenService, clock: FixedClock) {
         .register(&name, None, "correct horse 1", &[])
         .await
         .unwrap();
-    let attacker = Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
-    let owner = Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)));
+    // Addresses no earlier run used: the PostgreSQL and Redis counters outlive a test run.
+    let n = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
+        .to_be_bytes();
+    let attacker = Some(IpAddr::V4(Ipv4Addr::new(10, n[1], n[2], n[3])));
+    let owner = Some(IpAddr::V4(Ipv4Addr::new(11, n[1], n[2], n[3])));
     for _ in 0..5 {
         assert_eq!(
             service.login(&name, "guess", attacker).await.unwrap_err(),

@@ -38,6 +38,9 @@ enum Dialect {
 #[derive(Clone)]
 pub struct SqlStore {
     pool: AnyPool,
+    /// Where writes go: on SQLite, a pool of one connection, so that writers queue in
+    /// process (fairly, without SQLite's sleeping busy handler); on PostgreSQL, `pool`.
+    writer: AnyPool,
     dialect: Dialect,
 }
 
@@ -163,7 +166,20 @@ impl SqlStore {
             .connect(&url)
             .await
             .map_err(backend)?;
-        let store = Self { pool, dialect };
+        let writer = match dialect {
+            Dialect::Sqlite => AnyPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(&url)
+                .await
+                .map_err(backend)?,
+            Dialect::Postgres => pool.clone(),
+        };
+        let store = Self {
+            pool,
+            writer,
+            dialect,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -192,8 +208,8 @@ impl SqlStore {
     /// wait for it (busy timeout 5 s) instead of failing.
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Any>> {
         match self.dialect {
-            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Dialect::Postgres => self.pool.begin().await,
+            Dialect::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
+            Dialect::Postgres => self.writer.begin().await,
         }
         .map_err(backend)
     }
@@ -217,7 +233,7 @@ impl SqlStore {
         if self.dialect == Dialect::Sqlite {
             // Outside the transaction: WAL lets readers go on while one writer writes.
             sqlx::query("PRAGMA journal_mode = WAL")
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(backend)?;
         }
@@ -263,7 +279,7 @@ impl UserStore for SqlStore {
         .bind(join_list(&user.roles))
         .bind(join_list(&user.scopes))
         .bind(int(now))
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(|error| match &error {
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
@@ -302,7 +318,7 @@ impl UserStore for SqlStore {
         sqlx::query("UPDATE authz_users SET password_hash = $1 WHERE id = $2")
             .bind(hash)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(backend)?;
         Ok(())
@@ -312,7 +328,7 @@ impl UserStore for SqlStore {
         sqlx::query("UPDATE authz_users SET roles = $1 WHERE id = $2")
             .bind(join_list(roles))
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(backend)?;
         Ok(())
@@ -356,6 +372,39 @@ impl RefreshStore for SqlStore {
         reuse_grace: u64,
         now: u64,
     ) -> StoreResult<Rotation> {
+        if self.dialect == Dialect::Postgres {
+            // One statement, one round trip: claim the token, read its family, store the
+            // next token. A concurrent caller blocks on the claimed row, then finds it used
+            // and changes nothing; the diagnosis below tells it why.
+            let row = sqlx::query(&format!(
+                "WITH claimed AS (
+                     UPDATE authz_refresh_tokens SET used_at = $1
+                     WHERE hash = $2 AND used_at IS NULL AND expires_at > $1
+                       AND EXISTS (SELECT 1 FROM authz_refresh_families f
+                                   WHERE f.id = authz_refresh_tokens.family_id
+                                     AND f.revoked_at IS NULL AND f.expires_at > $1)
+                     RETURNING family_id),
+                 family AS (
+                     SELECT f.* FROM authz_refresh_families f JOIN claimed c ON f.id = c.family_id),
+                 next AS (
+                     INSERT INTO authz_refresh_tokens (hash, family_id, issued_at, expires_at)
+                     SELECT $3, id, $1, LEAST($1 + $4, expires_at) FROM family
+                     RETURNING family_id)
+                 SELECT {FAMILY_COLUMNS} FROM family"
+            ))
+            .bind(int(now))
+            .bind(presented)
+            .bind(next_hash)
+            .bind(int(idle_ttl))
+            .fetch_optional(&self.writer)
+            .await
+            .map_err(backend)?;
+            if let Some(row) = row {
+                return Ok(Rotation::Rotated {
+                    family: family_of(&row).map_err(backend)?,
+                });
+            }
+        }
         let mut tx = self.begin_write().await?;
         // The claim: one UPDATE that only an unused, unexpired token of a live, unexpired
         // family passes. Concurrent callers serialize on the row; the losers see `used_at`
@@ -363,8 +412,9 @@ impl RefreshStore for SqlStore {
         let claimed = sqlx::query(
             "UPDATE authz_refresh_tokens SET used_at = $1
              WHERE hash = $2 AND used_at IS NULL AND expires_at > $1
-               AND family_id IN (SELECT id FROM authz_refresh_families
-                                 WHERE revoked_at IS NULL AND expires_at > $1)
+               AND EXISTS (SELECT 1 FROM authz_refresh_families f
+                           WHERE f.id = authz_refresh_tokens.family_id
+                             AND f.revoked_at IS NULL AND f.expires_at > $1)
              RETURNING family_id",
         )
         .bind(int(now))
@@ -444,7 +494,7 @@ impl RefreshStore for SqlStore {
         ))
         .bind(int(now))
         .bind(token_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(backend)?;
         row.as_ref().map(family_of).transpose().map_err(backend)
@@ -458,7 +508,7 @@ impl RefreshStore for SqlStore {
         ))
         .bind(int(now))
         .bind(family_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(backend)?;
         row.as_ref().map(family_of).transpose().map_err(backend)
@@ -472,7 +522,7 @@ impl RefreshStore for SqlStore {
         ))
         .bind(int(now))
         .bind(subject)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.writer)
         .await
         .map_err(backend)?;
         rows.iter()
@@ -493,7 +543,7 @@ impl SqlStore {
         .bind(kind)
         .bind(id)
         .bind(int(until))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(backend)?;
         Ok(())
@@ -515,13 +565,13 @@ impl SqlStore {
         ] {
             sqlx::query(statement)
                 .bind(int(now))
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(backend)?;
         }
         sqlx::query("DELETE FROM authz_throttle WHERE last_failure <= $1")
             .bind(int(now.saturating_sub(24 * 3600)))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(backend)?;
         Ok(())
@@ -550,7 +600,7 @@ impl RevocationStore for SqlStore {
         .bind(subject)
         .bind(int(mark))
         .bind(int(until))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(backend)?;
         Ok(())
@@ -611,7 +661,7 @@ impl ThrottleStore for SqlStore {
         .bind(key)
         .bind(int(now))
         .bind(int(now.saturating_sub(window)))
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(backend)?;
         Ok(Failures {
@@ -624,7 +674,7 @@ impl ThrottleStore for SqlStore {
     async fn clear(&self, key: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM authz_throttle WHERE key = $1")
             .bind(key)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(backend)?;
         Ok(())

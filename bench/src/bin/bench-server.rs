@@ -3,15 +3,23 @@
 //!
 //! ```text
 //! bench-server --port 18100 --mode plain|hs256|rs256|es256|eddsa --tokens DIR [--cache]
+//!              [--revocation memory|sqlite|redis]
 //! ```
+//!
+//! `--revocation` asks a revocation store about every verified token (as `TokenService` does):
+//! the store holds 10 000 revoked `jti`s, none of them the benchmark token's. `redis` reads
+//! `AUTHZ_TEST_REDIS_URL` (default `redis://127.0.0.1:6379/`).
 //!
 //! In a guarded mode it generates a key and writes the tokens it will see into DIR: `valid`,
 //! `badsig`, `expired`, `norole`.
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use authz_axum::store::{MemoryStore, RedisStore, RevocationQuery, RevocationStore, SqlStore};
 use authz_axum::{
-    Algorithm, AuthLayer, FixedClock, Issuer, KeySet, SigningKey, Verifier, require_auth,
+    Algorithm, AuthLayer, FixedClock, Issuer, KeySet, Principal, SigningKey, Verifier, require_auth,
 };
 use axum::Router;
 use axum::routing::get;
@@ -37,6 +45,10 @@ fn main() -> Result<(), String> {
     let port = arg(&args, "--port").unwrap_or_else(|| "18100".to_owned());
     let mode = arg(&args, "--mode").unwrap_or_else(|| "plain".to_owned());
     let cache = args.iter().any(|a| a == "--cache");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
     let app = match mode.as_str() {
         "plain" => Router::new().route("/hello", get(plain)),
         alg => {
@@ -47,15 +59,28 @@ fn main() -> Result<(), String> {
                 .map_err(|e| format!("{e}"))?;
             let dir = arg(&args, "--tokens").ok_or("--tokens DIR is required")?;
             let verifier = setup(alg, &dir, cache)?;
-            Router::new()
-                .route("/hello", get(guarded))
-                .layer(AuthLayer::new(verifier))
+            let layer = AuthLayer::new(verifier);
+            let layer = match arg(&args, "--revocation") {
+                None => layer,
+                Some(kind) => {
+                    let store = runtime.block_on(revocation_store(&kind))?;
+                    layer.with_revocation(move |principal: Principal| {
+                        let store = store.clone();
+                        async move {
+                            let query = RevocationQuery {
+                                subject: principal.subject(),
+                                token_id: principal.token_id(),
+                                session_id: None,
+                                issued_at: principal.issued_at().map(|iat| iat as u64),
+                            };
+                            store.is_revoked(query, now()).await.unwrap_or(true)
+                        }
+                    })
+                }
+            };
+            Router::new().route("/hello", get(guarded)).layer(layer)
         }
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}"))
             .await
@@ -114,4 +139,42 @@ fn setup(alg: Algorithm, dir: &str, cache: bool) -> Result<Verifier, String> {
         builder = builder.with_cache(4096);
     }
     builder.build().map_err(|e| e.to_string())
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A revocation store holding 10 000 revoked ids.
+async fn revocation_store(kind: &str) -> Result<Arc<dyn RevocationStore>, String> {
+    let store: Arc<dyn RevocationStore> = match kind {
+        "memory" => Arc::new(MemoryStore::new()),
+        "sqlite" => {
+            let path = std::env::temp_dir().join(format!("bench-rev-{}.db", std::process::id()));
+            Arc::new(
+                SqlStore::open_sqlite(&path)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            )
+        }
+        "redis" => {
+            let url = std::env::var("AUTHZ_TEST_REDIS_URL")
+                .unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
+            Arc::new(
+                RedisStore::connect(&url, &format!("bench{}:", std::process::id()))
+                    .await
+                    .map_err(|e| e.to_string())?,
+            )
+        }
+        other => return Err(format!("unknown revocation store {other}")),
+    };
+    for i in 0..10_000 {
+        store
+            .revoke_token(&format!("revoked-{i}"), now() + 3600)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(store)
 }
