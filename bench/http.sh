@@ -41,8 +41,10 @@ TARGETS=(
     "eddsa valid, cache|eddsa|valid|--cache"
     "hs256 valid, revocation memory|hs256|valid|--revocation memory"
     "hs256 valid, revocation redis|hs256|valid|--revocation redis"
+    "hs256 valid, revocation redis mirror|hs256|valid|--revocation redis-mirror"
     "hs256 valid, cache + revocation memory|hs256|valid|--cache --revocation memory"
     "hs256 valid, cache + revocation redis|hs256|valid|--cache --revocation redis"
+    "hs256 valid, cache + revocation redis mirror|hs256|valid|--cache --revocation redis-mirror"
 )
 
 printf '| target | status | req/s | × plain | p50 ms | p99 ms | peak RSS MiB |\n'

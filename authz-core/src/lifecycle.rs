@@ -504,6 +504,13 @@ impl TokenService {
         unix_now_of(&*self.inner.clock)
     }
 
+    /// How long a session revocation must be kept: once its family is revoked, no new access
+    /// token carries its `sid`, so the last one expires within the access lifetime (plus the
+    /// largest leeway a verifier may allow).
+    fn session_revoked_until(&self, now: u64) -> u64 {
+        now + self.inner.access_ttl.as_secs() + 60
+    }
+
     /// Creates a user with an argon2id hash of `password` (hashed on a blocking thread).
     ///
     /// `username`: 1 to 64 characters, no whitespace or control characters. `email`, if
@@ -662,7 +669,7 @@ impl TokenService {
             Rotation::Reused { family } => {
                 self.inner
                     .revocations
-                    .revoke_session(&family.id, family.expires_at)
+                    .revoke_session(&family.id, self.session_revoked_until(now))
                     .await?;
                 return Err(LifecycleError::RefreshTokenReused);
             }
@@ -701,7 +708,7 @@ impl TokenService {
             {
                 self.inner
                     .revocations
-                    .revoke_session(&family.id, family.expires_at)
+                    .revoke_session(&family.id, self.session_revoked_until(now))
                     .await?;
             }
             return Ok(());
@@ -731,11 +738,11 @@ impl TokenService {
         self.revoke_access_token(principal).await?;
         if let Some(sid) = session_id(principal) {
             let now = self.now();
-            let until = match self.inner.refresh.revoke_family(&sid, now).await? {
-                Some(family) => family.expires_at,
-                None => now + self.inner.access_ttl.as_secs() + 60,
-            };
-            self.inner.revocations.revoke_session(&sid, until).await?;
+            self.inner.refresh.revoke_family(&sid, now).await?;
+            self.inner
+                .revocations
+                .revoke_session(&sid, self.session_revoked_until(now))
+                .await?;
         }
         Ok(())
     }
@@ -752,7 +759,7 @@ impl TokenService {
         for family in &families {
             self.inner
                 .revocations
-                .revoke_session(&family.id, family.expires_at)
+                .revoke_session(&family.id, self.session_revoked_until(now))
                 .await?;
         }
         // Tokens issued in the same second as the mark but after it are new logins, with

@@ -721,6 +721,14 @@ async fn redis_backend() {
     };
     revocation_suite(redis.clone()).await;
     throttle_suite(redis.clone()).await;
+    let url = std::env::var("AUTHZ_TEST_REDIS_URL").unwrap();
+    let mirrored = Arc::new(
+        RedisStore::connect_mirrored(&url, &format!("{}:", unique("authz-test")))
+            .await
+            .unwrap(),
+    );
+    assert!(mirrored.is_mirror_synced());
+    revocation_suite(mirrored).await;
     // The lifecycle with users and families in SQLite, revocations and throttling in Redis:
     // the several-instances setup of the examples. Redis keys expire by its own clock, so
     // this suite runs on the real clock for revocations (FixedClock starts at now).
@@ -770,4 +778,77 @@ async fn two_instances_share_postgres_and_redis() {
         "logout on one, honoured by two"
     );
     assert!(two.refresh(&pair.refresh_token).await.is_err());
+}
+
+async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
+    for _ in 0..100 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_mirrors_follow_each_other() {
+    let Some(url) = service_url("AUTHZ_TEST_REDIS_URL") else {
+        return;
+    };
+    let prefix = format!("{}:", unique("authz-mirror"));
+    let a = RedisStore::connect_mirrored(&url, &prefix).await.unwrap();
+    let t = now();
+    a.revoke_token("before-b", t + 60).await.unwrap();
+    a.revoke_subject_before("carol", t - 10, t + 60)
+        .await
+        .unwrap();
+
+    // B starts later and loads what is live.
+    let b = RedisStore::connect_mirrored(&url, &prefix).await.unwrap();
+    assert!(b.is_mirror_synced());
+    let q = |jti: &'static str| RevocationQuery {
+        subject: "dave",
+        token_id: Some(jti),
+        session_id: None,
+        issued_at: Some(t),
+    };
+    assert!(b.is_revoked(q("before-b"), t).await.unwrap());
+    let carol = RevocationQuery {
+        subject: "carol",
+        token_id: None,
+        session_id: None,
+        issued_at: Some(t - 20),
+    };
+    assert!(b.is_revoked(carol, t).await.unwrap());
+
+    // What A revokes next reaches B through the channel.
+    a.revoke_session("sid-1", t + 60).await.unwrap();
+    let by_sid = RevocationQuery {
+        subject: "dave",
+        token_id: None,
+        session_id: Some("sid-1"),
+        issued_at: Some(t),
+    };
+    assert!(eventually(async || b.is_revoked(by_sid, now()).await.unwrap()).await);
+    assert!(!b.is_revoked(q("never"), t).await.unwrap());
+
+    // Kill the subscriptions: B checks Redis directly until it has resubscribed and
+    // reloaded, so a revocation made meanwhile is never missed.
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut raw = client.get_multiplexed_async_connection().await.unwrap();
+    let _: redis::Value = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    a.revoke_token("during-outage", t + 60).await.unwrap();
+    assert!(eventually(async || b.is_revoked(q("during-outage"), now()).await.unwrap()).await);
+    assert!(
+        eventually(async || b.is_mirror_synced()).await,
+        "resubscribed"
+    );
+    assert!(b.is_revoked(q("during-outage"), now()).await.unwrap());
+    assert!(b.is_revoked(q("before-b"), now()).await.unwrap());
 }

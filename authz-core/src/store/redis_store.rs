@@ -1,13 +1,19 @@
 //! Revocations and throttle counters in Redis, shared by every instance of an app.
 
 use std::fmt;
-use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock, Weak};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands as _, Script};
 
-use super::{Failures, RevocationQuery, RevocationStore, StoreError, StoreResult, ThrottleStore};
+use futures_util::StreamExt as _;
+
+use super::{
+    Failures, MemoryStore, RevocationQuery, RevocationStore, StoreError, StoreResult, ThrottleStore,
+};
 
 /// Revocations ([`RevocationStore`]) and login throttling ([`ThrottleStore`]) in Redis
 /// (feature `redis`), so that a logout on one instance is honoured by all, and a password
@@ -15,8 +21,14 @@ use super::{Failures, RevocationQuery, RevocationStore, StoreError, StoreResult,
 ///
 /// Entries expire with Redis TTLs at the moment they stop mattering (`EXAT until`), so Redis
 /// holds only live revocations. Writes that must not lose a concurrent update (a later
-/// subject mark, a failure count) are Lua scripts, atomic in Redis. The request-path check is
-/// one `MGET` of three keys.
+/// subject mark, a failure count) are Lua scripts, atomic in Redis.
+///
+/// The request-path check ([`RevocationStore::is_revoked`]) is one `MGET` of three keys with
+/// [`RedisStore::connect`]. With [`RedisStore::connect_mirrored`] it is a lookup in a local
+/// copy instead: every revocation is also published (in the same Lua script) on a channel
+/// that each instance subscribes to, and an instance loads the live entries when it
+/// (re)subscribes. While the subscription is down, checks go to Redis again, so a revocation
+/// is never missed for lack of a message.
 ///
 /// ```no_run
 /// use std::sync::Arc;
@@ -34,6 +46,15 @@ use super::{Failures, RevocationQuery, RevocationStore, StoreError, StoreResult,
 pub struct RedisStore {
     connection: ConnectionManager,
     prefix: String,
+    mirror: Option<Arc<Mirror>>,
+}
+
+/// The local copy of the live revocations, fed by the channel.
+#[derive(Debug, Default)]
+struct Mirror {
+    entries: MemoryStore,
+    /// True while subscribed and loaded; checks fall back to Redis otherwise.
+    synced: AtomicBool,
 }
 
 impl fmt::Debug for RedisStore {
@@ -52,7 +73,8 @@ fn backend(error: redis::RedisError) -> StoreError {
     StoreError::Backend(error.to_string())
 }
 
-/// Keeps the later of two marks and the later expiry.
+/// Keeps the later of two marks and the later expiry, then tells the mirrors
+/// (`KEYS[2]` is the channel, `ARGV[3]` the message).
 const MARK_SCRIPT: &str = r"
 local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
 local mark = tonumber(ARGV[1])
@@ -61,15 +83,17 @@ if mark > current then
 else
   redis.call('EXPIREAT', KEYS[1], ARGV[2], 'GT')
 end
+redis.call('PUBLISH', KEYS[2], ARGV[3])
 return 1
 ";
 
-/// Sets a flag until `ARGV[1]`, keeping a later expiry if there is one.
+/// Sets a flag until `ARGV[1]`, keeping a later expiry if there is one, then tells the
+/// mirrors.
 const FLAG_SCRIPT: &str = r"
-if redis.call('SET', KEYS[1], '1', 'EXAT', ARGV[1], 'NX') then
-  return 1
+if not redis.call('SET', KEYS[1], '1', 'EXAT', ARGV[1], 'NX') then
+  redis.call('EXPIREAT', KEYS[1], ARGV[1], 'GT')
 end
-redis.call('EXPIREAT', KEYS[1], ARGV[1], 'GT')
+redis.call('PUBLISH', KEYS[2], ARGV[2])
 return 1
 ";
 
@@ -99,7 +123,46 @@ impl RedisStore {
         Ok(Self {
             connection,
             prefix: prefix.to_owned(),
+            mirror: None,
         })
+    }
+
+    /// As [`RedisStore::connect`], and keeps a local copy of the live revocations so that
+    /// the request-path check needs no round trip (see the type's docs). Waits up to 5 s for
+    /// the first load; checks go to Redis until it is done.
+    ///
+    /// # Errors
+    ///
+    /// As [`RedisStore::connect`].
+    pub async fn connect_mirrored(url: &str, prefix: &str) -> StoreResult<Self> {
+        let mut store = Self::connect(url, prefix).await?;
+        let mirror = Arc::new(Mirror::default());
+        let client = redis::Client::open(url).map_err(backend)?;
+        tokio::spawn(follow(
+            client,
+            store.connection.clone(),
+            prefix.to_owned(),
+            Arc::downgrade(&mirror),
+        ));
+        for _ in 0..100 {
+            if mirror.synced.load(Ordering::Acquire) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        store.mirror = Some(mirror);
+        Ok(store)
+    }
+
+    /// Whether checks are answered locally right now (mirrored and subscribed).
+    pub fn is_mirror_synced(&self) -> bool {
+        self.mirror
+            .as_ref()
+            .is_some_and(|mirror| mirror.synced.load(Ordering::Acquire))
+    }
+
+    fn channel(&self) -> String {
+        format!("{}revocations", self.prefix)
     }
 
     fn key(&self, kind: &str, id: &str) -> String {
@@ -111,39 +174,60 @@ impl RedisStore {
         key
     }
 
-    async fn flag(&self, key: String, until: u64) -> StoreResult<()> {
+    async fn flag(&self, kind: &str, id: &str, until: u64) -> StoreResult<()> {
         let mut connection = self.connection.clone();
-        FLAG.key(key)
+        let message = format!("{kind} {until} {id}");
+        FLAG.key(self.key(kind, id))
+            .key(self.channel())
             .arg(until)
+            .arg(&message)
             .invoke_async::<i64>(&mut connection)
             .await
             .map_err(backend)?;
+        self.apply_locally(&message).await;
         Ok(())
+    }
+
+    /// Read-your-writes: this instance's own revocations are in its copy at once, not when
+    /// the channel brings them back.
+    async fn apply_locally(&self, message: &str) {
+        if let Some(mirror) = &self.mirror {
+            apply(&mirror.entries, message).await;
+        }
     }
 }
 
 #[async_trait]
 impl RevocationStore for RedisStore {
     async fn revoke_token(&self, token_id: &str, until: u64) -> StoreResult<()> {
-        self.flag(self.key("jti", token_id), until).await
+        self.flag("jti", token_id, until).await
     }
 
     async fn revoke_session(&self, session_id: &str, until: u64) -> StoreResult<()> {
-        self.flag(self.key("sid", session_id), until).await
+        self.flag("sid", session_id, until).await
     }
 
     async fn revoke_subject_before(&self, subject: &str, mark: u64, until: u64) -> StoreResult<()> {
         let mut connection = self.connection.clone();
+        let message = format!("sub {until} {mark} {subject}");
         MARK.key(self.key("sub", subject))
+            .key(self.channel())
             .arg(mark)
             .arg(until)
+            .arg(&message)
             .invoke_async::<i64>(&mut connection)
             .await
             .map_err(backend)?;
+        self.apply_locally(&message).await;
         Ok(())
     }
 
-    async fn is_revoked(&self, query: RevocationQuery<'_>, _now: u64) -> StoreResult<bool> {
+    async fn is_revoked(&self, query: RevocationQuery<'_>, now: u64) -> StoreResult<bool> {
+        if let Some(mirror) = &self.mirror
+            && mirror.synced.load(Ordering::Acquire)
+        {
+            return mirror.entries.is_revoked(query, now).await;
+        }
         // Expired entries are gone (TTL), so presence is enough.
         let keys = [
             self.key("jti", query.token_id.unwrap_or("")),
@@ -206,5 +290,117 @@ impl ThrottleStore for RedisStore {
             .await
             .map_err(backend)?;
         Ok(())
+    }
+}
+
+/// Applies one channel message (`jti UNTIL ID`, `sid UNTIL ID`, `sub UNTIL MARK SUBJECT`) to
+/// the local copy. Ids may contain spaces: they come last.
+async fn apply(entries: &MemoryStore, message: &str) {
+    let mut parts = message.splitn(3, ' ');
+    let (Some(kind), Some(until), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+        return;
+    };
+    let Ok(until) = until.parse::<u64>() else {
+        return;
+    };
+    let _ = match kind {
+        "jti" => entries.revoke_token(rest, until).await,
+        "sid" => entries.revoke_session(rest, until).await,
+        "sub" => match rest.split_once(' ') {
+            Some((mark, subject)) => match mark.parse::<u64>() {
+                Ok(mark) => entries.revoke_subject_before(subject, mark, until).await,
+                Err(_) => Ok(()),
+            },
+            None => Ok(()),
+        },
+        _ => Ok(()),
+    };
+}
+
+/// Loads every live entry under `prefix` into `entries` (after subscribing, so that nothing
+/// published meanwhile is lost: applying an entry twice changes nothing).
+async fn load(
+    connection: &mut ConnectionManager,
+    prefix: &str,
+    entries: &MemoryStore,
+) -> redis::RedisResult<()> {
+    for kind in ["jti", "sid", "sub"] {
+        let pattern = format!("{prefix}{kind}:*");
+        let keys: Vec<String> = {
+            let mut iter: redis::AsyncIter<'_, String> = connection.scan_match(&pattern).await?;
+            let mut keys = Vec::new();
+            while let Some(key) = iter.next_item().await {
+                keys.push(key?);
+            }
+            keys
+        };
+        for key in keys {
+            let (value, until): (Option<String>, i64) = redis::pipe()
+                .get(&key)
+                .cmd("EXPIRETIME")
+                .arg(&key)
+                .query_async(connection)
+                .await?;
+            let (Some(value), Ok(until)) = (value, u64::try_from(until)) else {
+                continue; // gone, or no expiry (not ours)
+            };
+            let id = &key[prefix.len() + kind.len() + 1..];
+            let message = match kind {
+                "sub" => format!("sub {until} {value} {id}"),
+                _ => format!("{kind} {until} {id}"),
+            };
+            apply(entries, &message).await;
+        }
+    }
+    Ok(())
+}
+
+/// The mirror's background task: subscribe, load, apply messages; on any failure mark the
+/// mirror unsynced (checks go to Redis), wait, and start again. Ends when the store is
+/// dropped.
+async fn follow(
+    client: redis::Client,
+    mut connection: ConnectionManager,
+    prefix: String,
+    mirror: Weak<Mirror>,
+) {
+    let channel = format!("{prefix}revocations");
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let Some(current) = mirror.upgrade() else {
+            return;
+        };
+        current.synced.store(false, Ordering::Release);
+        drop(current);
+        let subscribed = async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(&channel).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        }
+        .await;
+        if let Ok(pubsub) = subscribed {
+            let loaded = match mirror.upgrade() {
+                Some(current) => load(&mut connection, &prefix, &current.entries).await,
+                None => return,
+            };
+            if loaded.is_ok() {
+                backoff = Duration::from_millis(100);
+                if let Some(current) = mirror.upgrade() {
+                    current.synced.store(true, Ordering::Release);
+                }
+                let mut messages = pubsub.into_on_message();
+                while let Some(message) = messages.next().await {
+                    let Some(current) = mirror.upgrade() else {
+                        return;
+                    };
+                    if let Ok(payload) = message.get_payload::<String>() {
+                        apply(&current.entries, &payload).await;
+                    }
+                }
+            }
+        }
+        tracing::warn!(target: "authz_core::store", "revocation mirror lost Redis; checking Redis directly until it is back");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }

@@ -3,12 +3,13 @@
 //!
 //! ```text
 //! bench-server --port 18100 --mode plain|hs256|rs256|es256|eddsa --tokens DIR [--cache]
-//!              [--revocation memory|sqlite|redis]
+//!              [--revocation memory|sqlite|redis|redis-mirror]
 //! ```
 //!
 //! `--revocation` asks a revocation store about every verified token (as `TokenService` does):
 //! the store holds 10 000 revoked `jti`s, none of them the benchmark token's. `redis` reads
-//! `AUTHZ_TEST_REDIS_URL` (default `redis://127.0.0.1:6379/`).
+//! `AUTHZ_TEST_REDIS_URL` (default `redis://127.0.0.1:6379/`); `redis-mirror` checks a local copy
+//! kept in step through Redis pub/sub (`RedisStore::connect_mirrored`).
 //!
 //! In a guarded mode it generates a key and writes the tokens it will see into DIR: `valid`,
 //! `badsig`, `expired`, `norole`.
@@ -159,13 +160,17 @@ async fn revocation_store(kind: &str) -> Result<Arc<dyn RevocationStore>, String
                     .map_err(|e| e.to_string())?,
             )
         }
-        "redis" => {
+        "redis" | "redis-mirror" => {
             let url = std::env::var("AUTHZ_TEST_REDIS_URL")
                 .unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
+            let prefix = format!("bench{}:", std::process::id());
             Arc::new(
-                RedisStore::connect(&url, &format!("bench{}:", std::process::id()))
-                    .await
-                    .map_err(|e| e.to_string())?,
+                if kind == "redis" {
+                    RedisStore::connect(&url, &prefix).await
+                } else {
+                    RedisStore::connect_mirrored(&url, &prefix).await
+                }
+                .map_err(|e| e.to_string())?,
             )
         }
         other => return Err(format!("unknown revocation store {other}")),

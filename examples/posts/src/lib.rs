@@ -118,7 +118,7 @@ pub async fn app(config: &Config) -> Result<Router, String> {
     builder = match &config.redis_url {
         Some(url) => {
             let redis = Arc::new(
-                RedisStore::connect(url, "posts:")
+                RedisStore::connect_mirrored(url, "posts:")
                     .await
                     .map_err(|e| e.to_string())?,
             );
