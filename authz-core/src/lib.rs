@@ -13,6 +13,8 @@
 //! - [`lifecycle`]: a [`TokenService`](lifecycle::TokenService) for login, access + refresh
 //!   pairs, rotation with reuse detection, revocation and throttling, on the [`store`]s
 //!   (memory; SQLite, PostgreSQL and Redis behind features), with [`password`] hashing.
+//! - [`remote`]: a JWKS fetched from a URL and kept fresh ([`remote::RemoteKeySet`]); keys
+//!   that change at run time ([`SharedKeySet`]).
 //! - [`clock`]: an injectable clock.
 //!
 //! Signatures are made and checked by [`jsonwebtoken`] with one crypto backend, chosen by a
@@ -52,6 +54,7 @@ pub mod lifecycle;
 pub mod password;
 pub mod policy;
 pub mod principal;
+pub mod remote;
 pub mod store;
 mod token;
 pub mod verify;
@@ -61,7 +64,7 @@ pub use backend::BACKEND;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{Error, ErrorKind, KeyError, Result, Segment};
 pub use issue::Issuer;
-pub use key::{Jwk, KeySet, SigningKey, VerifyingKey, generate_secret};
+pub use key::{Jwk, KeySet, SharedKeySet, SigningKey, VerifyingKey, generate_secret};
 pub use policy::{AsyncCheck, Check, Denied, Requirement};
 pub use principal::{ClaimMapping, ClaimPath, Principal};
 pub use verify::{Verifier, VerifierBuilder};

@@ -53,9 +53,10 @@ use std::time::Duration;
 use crate::cache::TokenCache;
 use crate::clock::{Clock, SystemClock, unix_seconds};
 use crate::error::{ErrorKind, KeyError, Result, Segment};
-use crate::key::KeySet;
 use crate::key::set::valid_kid;
+use crate::key::{KeySet, SharedKeySet};
 use crate::principal::{ClaimMapping, Principal, PrincipalParts, Text};
+use crate::remote::RemoteKeySet;
 use crate::token::{self, Claims};
 
 /// The default size cap: 8 KiB, far above a real access token (under 1 KiB, or ~2 KiB with
@@ -82,9 +83,17 @@ const HEADER_STACK: usize = 192;
 #[derive(Debug, Clone)]
 pub struct Verifier(Arc<Config>);
 
+/// Where a verifier's keys come from.
+#[derive(Debug)]
+enum Keys {
+    Static(KeySet),
+    Shared(SharedKeySet),
+}
+
 #[derive(Debug)]
 struct Config {
-    keys: KeySet,
+    keys: Keys,
+    remote: Option<RemoteKeySet>,
     issuers: Vec<String>,
     audiences: Vec<String>,
     typ: Option<String>,
@@ -113,8 +122,26 @@ pub struct VerifierBuilder(Config);
 impl Verifier {
     /// Starts a verifier that trusts `keys`.
     pub fn builder(keys: KeySet) -> VerifierBuilder {
+        Self::builder_with(Keys::Static(keys), None)
+    }
+
+    /// Starts a verifier that trusts whatever `keys` holds at each verification (rotation
+    /// without a restart). Empty → [`ErrorKind::KeysUnavailable`].
+    pub fn builder_shared(keys: SharedKeySet) -> VerifierBuilder {
+        Self::builder_with(Keys::Shared(keys), None)
+    }
+
+    /// Starts a verifier that trusts a JWKS fetched from a URL and kept fresh by `remote`.
+    /// The AuthLayer asks `remote` for one refresh (single-flight, at most once per cooldown)
+    /// when a token names an unknown `kid`.
+    pub fn builder_remote(remote: RemoteKeySet) -> VerifierBuilder {
+        Self::builder_with(Keys::Shared(remote.keys().clone()), Some(remote))
+    }
+
+    fn builder_with(keys: Keys, remote: Option<RemoteKeySet>) -> VerifierBuilder {
         VerifierBuilder(Config {
             keys,
+            remote,
             issuers: Vec::new(),
             audiences: Vec::new(),
             typ: None,
@@ -130,9 +157,17 @@ impl Verifier {
         })
     }
 
-    /// The trusted keys.
-    pub fn keys(&self) -> &KeySet {
-        &self.0.keys
+    /// The trusted keys right now (`None` while a shared or remote set is still empty).
+    pub fn keys(&self) -> Option<KeySet> {
+        match &self.0.keys {
+            Keys::Static(keys) => Some(keys.clone()),
+            Keys::Shared(shared) => shared.current(),
+        }
+    }
+
+    /// The remote key source, for verifiers made with [`Verifier::builder_remote`].
+    pub fn remote(&self) -> Option<&RemoteKeySet> {
+        self.0.remote.as_ref()
     }
 
     /// The clock this verifier reads.
@@ -159,7 +194,15 @@ impl Verifier {
                 .map(|(principal, _)| principal)
                 .map_err(Into::into);
         };
-        let trusted = |id| c.keys.keys().iter().any(|k| k.id() == id);
+        let shared;
+        let keys = match &c.keys {
+            Keys::Static(keys) => Some(keys),
+            Keys::Shared(keys) => {
+                shared = keys.load();
+                shared.as_deref()
+            }
+        };
+        let trusted = |id| keys.is_some_and(|keys| keys.keys().iter().any(|k| k.id() == id));
         if let Some(principal) = cache.get(token, now, c.leeway.as_secs_f64(), trusted) {
             return Ok(principal);
         }
@@ -201,7 +244,15 @@ impl Verifier {
         if kid.is_some_and(|kid| !valid_kid(kid)) {
             return Err(ErrorKind::InvalidKeyId);
         }
-        let key = c.keys.select(kid)?;
+        let shared;
+        let keys = match &c.keys {
+            Keys::Static(keys) => keys,
+            Keys::Shared(keys) => {
+                shared = keys.load();
+                shared.as_deref().ok_or(ErrorKind::KeysUnavailable)?
+            }
+        };
+        let key = keys.select(kid)?;
         if alg != key.algorithm().as_str() {
             return Err(ErrorKind::AlgorithmNotAllowed);
         }

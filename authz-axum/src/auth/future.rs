@@ -5,8 +5,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use authz_core::ErrorKind;
 use authz_core::policy::BoxFuture;
+use authz_core::{ErrorKind, Principal};
 use axum::response::Response;
 use http::Request;
 use pin_project_lite::pin_project;
@@ -39,6 +39,12 @@ pin_project! {
             service: Option<S>,
             config: Arc<AuthConfig>,
         },
+        Resolving {
+            check: BoxFuture<'static, Result<Option<Principal>, AuthRejection>>,
+            request: Option<Request<B>>,
+            service: Option<S>,
+            config: Arc<AuthConfig>,
+        },
         Rejected { response: Option<Response> },
     }
 }
@@ -66,6 +72,26 @@ impl<S: Service<Request<B>>, B> ResponseFuture<S, B> {
     ) -> Self {
         Self {
             kind: Kind::Revoking {
+                check,
+                request: Some(request),
+                service: Some(service),
+                config,
+            },
+        }
+    }
+}
+
+impl<S: Service<Request<B>>, B> ResponseFuture<S, B> {
+    /// The slow path: the principal comes from a future (a key refresh for an unknown `kid`,
+    /// then the revocation check).
+    pub(crate) fn resolving(
+        check: BoxFuture<'static, Result<Option<Principal>, AuthRejection>>,
+        request: Request<B>,
+        service: S,
+        config: Arc<AuthConfig>,
+    ) -> Self {
+        Self {
+            kind: Kind::Resolving {
                 check,
                 request: Some(request),
                 service: Some(service),
@@ -113,6 +139,31 @@ where
                         Kind::Inner {
                             future: service.call(request),
                         }
+                    }
+                }
+                KindProj::Resolving {
+                    check,
+                    request,
+                    service,
+                    config,
+                } => {
+                    let outcome = ready!(check.as_mut().poll(cx));
+                    let mut request = request
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    let mut service = service
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    match outcome {
+                        Ok(principal) => {
+                            attach(&mut request, config, principal);
+                            Kind::Inner {
+                                future: service.call(request),
+                            }
+                        }
+                        Err(rejection) => Kind::Rejected {
+                            response: Some(config.reject(rejection)),
+                        },
                     }
                 }
             };

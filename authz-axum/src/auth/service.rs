@@ -12,6 +12,32 @@ use super::future::{ResponseFuture, attach};
 use super::layer::AuthConfig;
 use super::rejection::AuthRejection;
 use super::source;
+use authz_core::policy::BoxFuture;
+use authz_core::remote::RemoteKeySet;
+use authz_core::{ErrorKind, Principal};
+
+/// Refreshes the remote keys for an unknown `kid` (or a cold start), verifies again, and runs
+/// the revocation check.
+fn refetch_and_verify(
+    remote: RemoteKeySet,
+    config: Arc<AuthConfig>,
+    token: &str,
+) -> BoxFuture<'static, Result<Option<Principal>, AuthRejection>> {
+    let token = token.to_owned();
+    Box::pin(async move {
+        remote.refresh_for_unknown_kid().await;
+        let principal = config
+            .verifier
+            .verify(&token)
+            .map_err(|e| AuthRejection::InvalidToken(e.into_kind()))?;
+        if let Some(revocation) = &config.revocation
+            && revocation.is_revoked(&principal).await
+        {
+            return Err(AuthRejection::InvalidToken(ErrorKind::Revoked));
+        }
+        Ok(Some(principal))
+    })
+}
 
 /// The middleware made by [`AuthLayer`](super::AuthLayer). See the
 /// [module docs](crate::auth) for an example.
@@ -80,11 +106,23 @@ where
             Err(reason) => Err(AuthRejection::InvalidRequest(reason)),
             Ok(None) if config.required => Err(AuthRejection::MissingToken),
             Ok(None) => Ok(None),
-            Ok(Some(token)) => config
-                .verifier
-                .verify(&token)
-                .map(Some)
-                .map_err(|e| AuthRejection::InvalidToken(e.into_kind())),
+            Ok(Some(token)) => match config.verifier.verify(&token) {
+                Ok(principal) => Ok(Some(principal)),
+                Err(error) => {
+                    let kind = error.into_kind();
+                    if let (Some(remote), ErrorKind::UnknownKeyId | ErrorKind::KeysUnavailable) =
+                        (config.verifier.remote(), &kind)
+                    {
+                        // Slow path: one refresh of the remote keys (single-flight, at most
+                        // once per cooldown), then verify again.
+                        let check = refetch_and_verify(remote.clone(), config.clone(), &token);
+                        let clone = self.inner.clone();
+                        let ready = std::mem::replace(&mut self.inner, clone);
+                        return ResponseFuture::resolving(check, request, ready, config.clone());
+                    }
+                    Err(AuthRejection::InvalidToken(kind))
+                }
+            },
         };
         let principal = match outcome {
             Ok(principal) => principal,

@@ -29,7 +29,9 @@
 
 mod der;
 mod jwk;
+mod ring;
 pub(crate) mod set;
+mod shared;
 
 use std::cell::RefCell;
 use std::fmt;
@@ -44,7 +46,9 @@ use jsonwebtoken::{DecodingKey, EncodingKey};
 use zeroize::Zeroizing;
 
 pub use self::jwk::Jwk;
+pub use self::ring::KeyRing;
 pub use self::set::KeySet;
+pub use self::shared::SharedKeySet;
 
 use self::der::{Curve, KeyAlg};
 use crate::algorithm::{Algorithm, KeyFamily};
