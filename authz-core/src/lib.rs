@@ -15,6 +15,8 @@
 //!   (memory; SQLite, PostgreSQL and Redis behind features), with [`password`] hashing.
 //! - [`remote`]: a JWKS fetched from a URL and kept fresh ([`remote::RemoteKeySet`]); keys
 //!   that change at run time ([`SharedKeySet`]).
+//! - [`assertion`]: client assertions (RFC 7523): a client's own signed JWT, checked with the
+//!   key registered for its `iss`, single use.
 //! - [`clock`]: an injectable clock.
 //!
 //! Signatures are made and checked by [`jsonwebtoken`] with one crypto backend, chosen by a
@@ -43,6 +45,7 @@
 #![forbid(unsafe_code)]
 
 mod algorithm;
+pub mod assertion;
 mod backend;
 mod cache;
 pub mod clock;

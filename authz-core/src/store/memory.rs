@@ -29,6 +29,7 @@ pub struct MemoryStore {
     refresh: Mutex<Refresh>,
     revoked: Mutex<Revoked>,
     throttle: Mutex<HashMap<String, Failures>>,
+    replays: Mutex<HashMap<String, u64>>,
 }
 
 #[derive(Debug, Default)]
@@ -323,5 +324,23 @@ impl ThrottleStore for MemoryStore {
     async fn clear(&self, key: &str) -> StoreResult<()> {
         lock(&self.throttle).remove(key);
         Ok(())
+    }
+}
+
+#[async_trait]
+impl crate::assertion::ReplayStore for MemoryStore {
+    async fn first_use(&self, jti: &str, until: u64) -> StoreResult<bool> {
+        let now = crate::lifecycle::unix_now_of(&crate::SystemClock);
+        let mut replays = lock(&self.replays);
+        if replays.len() >= 10_000 {
+            replays.retain(|_, until| *until > now);
+        }
+        match replays.get(jti) {
+            Some(&seen_until) if seen_until > now => Ok(false),
+            _ => {
+                replays.insert(jti.to_owned(), until);
+                Ok(true)
+            }
+        }
     }
 }

@@ -404,3 +404,20 @@ async fn follow(
         backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }
+
+#[async_trait]
+impl crate::assertion::ReplayStore for RedisStore {
+    async fn first_use(&self, jti: &str, until: u64) -> StoreResult<bool> {
+        let mut connection = self.connection.clone();
+        let set: Option<String> = redis::cmd("SET")
+            .arg(self.key("jti-used", jti))
+            .arg("1")
+            .arg("EXAT")
+            .arg(until)
+            .arg("NX")
+            .query_async(&mut connection)
+            .await
+            .map_err(backend)?;
+        Ok(set.is_some())
+    }
+}
