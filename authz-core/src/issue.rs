@@ -39,7 +39,7 @@ use serde_json::{Map, Value};
 use crate::backend;
 use crate::clock::{Clock, SystemClock, unix_seconds};
 use crate::error::{ErrorKind, Result};
-use crate::key::SigningKey;
+use crate::key::{KeyRing, SigningKey};
 
 /// The default token lifetime: 5 minutes, as for OAuth access tokens.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
@@ -49,6 +49,7 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
 #[must_use]
 pub struct Issuer {
     key: SigningKey,
+    ring: Option<KeyRing>,
     issuer: Option<String>,
     audience: Vec<String>,
     typ: Option<String>,
@@ -61,6 +62,7 @@ impl Issuer {
     pub fn new(key: SigningKey) -> Self {
         Self {
             key,
+            ring: None,
             issuer: None,
             audience: Vec::new(),
             typ: None,
@@ -110,9 +112,20 @@ impl Issuer {
         self
     }
 
-    /// The signing key.
-    pub fn key(&self) -> &SigningKey {
-        &self.key
+    /// An issuer that signs with whatever key `ring` says is current at each token (see
+    /// [`KeyRing`] for rotation with overlap).
+    pub fn from_ring(ring: KeyRing) -> Self {
+        let mut issuer = Self::new(ring.signing_key());
+        issuer.ring = Some(ring);
+        issuer
+    }
+
+    /// The signing key (for a ring: the current one).
+    pub fn key(&self) -> SigningKey {
+        match &self.ring {
+            Some(ring) => ring.signing_key(),
+            None => self.key.clone(),
+        }
     }
 
     /// Signs a token for `subject` with no other claims than the registered ones.
@@ -160,10 +173,12 @@ impl Issuer {
     }
 
     fn sign(&self, claims: &Map<String, Value>) -> Result<String> {
+        let ring_key = self.ring.as_ref().map(KeyRing::signing_key);
+        let key = ring_key.as_ref().unwrap_or(&self.key);
         let mut header = Map::with_capacity(3);
-        header.insert("alg".into(), self.key.algorithm().as_str().into());
+        header.insert("alg".into(), key.algorithm().as_str().into());
         header.insert("typ".into(), self.typ.as_deref().unwrap_or("JWT").into());
-        if let Some(kid) = self.key.kid() {
+        if let Some(kid) = key.kid() {
             header.insert("kid".into(), kid.into());
         }
         let header = serde_json::to_vec(&header).map_err(|_| ErrorKind::InvalidClaimsToSign)?;
@@ -171,10 +186,7 @@ impl Issuer {
         let mut token = URL_SAFE_NO_PAD.encode(header);
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(payload, &mut token);
-        let signature = self
-            .key
-            .sign(token.as_bytes())
-            .map_err(|_| ErrorKind::Signing)?;
+        let signature = key.sign(token.as_bytes()).map_err(|_| ErrorKind::Signing)?;
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(signature, &mut token);
         Ok(token)

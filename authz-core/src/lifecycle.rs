@@ -279,6 +279,7 @@ impl fmt::Debug for TokenService {
 #[must_use]
 pub struct TokenServiceBuilder {
     key: SigningKey,
+    ring: Option<crate::key::KeyRing>,
     issuer: Option<String>,
     audience: Option<String>,
     passwords: Option<Passwords>,
@@ -412,11 +413,21 @@ impl TokenServiceBuilder {
             ));
         }
         let clock = ClockRef(self.clock.clone());
-        let mut issuer = Issuer::new(self.key.clone())
+        let (issuer, verifier) = match &self.ring {
+            Some(ring) => (
+                Issuer::from_ring(ring.clone()),
+                Verifier::builder_shared(ring.shared_keys()),
+            ),
+            None => (
+                Issuer::new(self.key.clone()),
+                Verifier::builder(KeySet::single(self.key.verifying_key())),
+            ),
+        };
+        let mut issuer = issuer
             .with_typ(ACCESS_TOKEN_TYP)
             .with_ttl(self.access_ttl)
             .with_clock(clock.clone());
-        let mut verifier = Verifier::builder(KeySet::single(self.key.verifying_key()))
+        let mut verifier = verifier
             .with_typ(ACCESS_TOKEN_TYP)
             .with_required_claims(["iat", "jti"])
             .with_clock(clock);
@@ -468,6 +479,7 @@ impl TokenService {
     pub fn builder(key: SigningKey) -> TokenServiceBuilder {
         TokenServiceBuilder {
             key,
+            ring: None,
             issuer: None,
             audience: None,
             passwords: None,
@@ -482,6 +494,15 @@ impl TokenService {
             throttling: Throttling::default(),
             clock: Arc::new(SystemClock),
         }
+    }
+
+    /// A builder for a service that signs with the current key of `ring`, and verifies with
+    /// every key the ring publishes: rotate keys without a restart (see
+    /// [`KeyRing`](crate::key::KeyRing)).
+    pub fn builder_with_ring(ring: crate::key::KeyRing) -> TokenServiceBuilder {
+        let mut builder = Self::builder(ring.signing_key());
+        builder.ring = Some(ring);
+        builder
     }
 
     /// The verifier for this service's access tokens (`typ`, `iss`, `aud`, `iat`, `jti`

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{KeySet, SigningKey, VerifyingKey};
+use super::{KeySet, SharedKeySet, SigningKey, VerifyingKey};
 use crate::error::KeyError;
 
 /// The signing keys of an issuer across rotations, and the public keys it publishes.
@@ -44,6 +44,7 @@ struct Ring {
     retired: Vec<(VerifyingKey, u64)>,
     published: KeySet,
     jwks: Arc<str>,
+    shared: SharedKeySet,
 }
 
 impl fmt::Debug for KeyRing {
@@ -67,6 +68,7 @@ impl Ring {
             .chain(self.retired.iter().map(|(key, _)| key.clone()));
         let published = KeySet::new(keys)?;
         self.jwks = published.to_jwks_string().into();
+        self.shared.replace(published.clone());
         self.published = published;
         Ok(())
     }
@@ -84,12 +86,14 @@ impl KeyRing {
         check(&current)?;
         let published = KeySet::single(current.verifying_key());
         let jwks = published.to_jwks_string().into();
+        let shared = SharedKeySet::new(published.clone());
         Ok(Self(Arc::new(RwLock::new(Ring {
             current,
             next: None,
             retired: Vec::new(),
             published,
             jwks,
+            shared,
         }))))
     }
 
@@ -160,6 +164,12 @@ impl KeyRing {
     /// The published public keys: current, staged and retired.
     pub fn public_keys(&self) -> KeySet {
         self.read().published.clone()
+    }
+
+    /// The published keys as a [`SharedKeySet`] that follows the ring (for this issuer's own
+    /// verifier: [`Verifier::builder_shared`](crate::Verifier::builder_shared)).
+    pub fn shared_keys(&self) -> SharedKeySet {
+        self.read().shared.clone()
     }
 
     /// The published keys as a JWKS document (made once per change).
