@@ -31,7 +31,7 @@ use crate::error::KeyError;
 ///
 /// ring.promote(Duration::from_secs(360))?;
 /// assert_eq!(ring.signing_key().kid(), Some("2026-11"));
-/// assert_eq!(ring.published_kids(), ["2026-10", "2026-11"]); // the old one still verifies
+/// assert_eq!(ring.published_kids(), ["2026-11", "2026-10"]); // the old one still verifies
 /// # Ok::<(), authz_core::KeyError>(())
 /// ```
 #[derive(Clone)]

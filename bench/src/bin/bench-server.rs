@@ -2,9 +2,13 @@
 //! "user")]`, on one tokio thread, for `bench/http.sh`.
 //!
 //! ```text
-//! bench-server --port 18100 --mode plain|hs256|rs256|es256|eddsa --tokens DIR [--cache]
+//! bench-server --port 18100 --mode plain|hs256|rs256|es256|eddsa --tokens DIR [--cache] [--remote]
 //!              [--revocation memory|sqlite|redis|redis-mirror]
 //! ```
+//!
+//! `--remote` trusts the keys through a `RemoteKeySet` instead of a static set: a JWKS
+//! server in the same process answers after 500 ms with `Cache-Control: max-age=1`, so that
+//! a refresh runs (and is in flight half the time) throughout the load run.
 //!
 //! `--revocation` asks a revocation store about every verified token (as `TokenService` does):
 //! the store holds 10 000 revoked `jti`s, none of them the benchmark token's. `redis` reads
@@ -18,6 +22,8 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
+use authz_axum::jwks::HttpFetcher;
+use authz_axum::remote::{RemoteKeySet, RemoteOptions};
 use authz_axum::store::{MemoryStore, RedisStore, RevocationQuery, RevocationStore, SqlStore};
 use authz_axum::{
     Algorithm, AuthLayer, FixedClock, Issuer, KeySet, Principal, SigningKey, Verifier, require_auth,
@@ -59,7 +65,8 @@ fn main() -> Result<(), String> {
                 .parse()
                 .map_err(|e| format!("{e}"))?;
             let dir = arg(&args, "--tokens").ok_or("--tokens DIR is required")?;
-            let verifier = setup(alg, &dir, cache)?;
+            let remote = args.iter().any(|a| a == "--remote").then_some(&runtime);
+            let verifier = setup(alg, &dir, cache, remote)?;
             let layer = AuthLayer::new(verifier);
             let layer = match arg(&args, "--revocation") {
                 None => layer,
@@ -93,7 +100,12 @@ fn main() -> Result<(), String> {
 
 /// A key, a verifier like a real service's (issuer, audience, typ, 30 s leeway), and the
 /// tokens: an 11-claim access token as in the reference measurements.
-fn setup(alg: Algorithm, dir: &str, cache: bool) -> Result<Verifier, String> {
+fn setup(
+    alg: Algorithm,
+    dir: &str,
+    cache: bool,
+    remote: Option<&tokio::runtime::Runtime>,
+) -> Result<Verifier, String> {
     let key = SigningKey::generate(alg)
         .map_err(|e| e.to_string())?
         .with_kid("bench");
@@ -132,7 +144,12 @@ fn setup(alg: Algorithm, dir: &str, cache: bool) -> Result<Verifier, String> {
     for (name, token) in tokens {
         std::fs::write(format!("{dir}/{name}"), token).map_err(|e| e.to_string())?;
     }
-    let mut builder = Verifier::builder(KeySet::single(key.verifying_key()))
+    let keys = KeySet::single(key.verifying_key());
+    let builder = match remote {
+        None => Verifier::builder(keys),
+        Some(runtime) => Verifier::builder_remote(runtime.block_on(remote_keys(keys))?),
+    };
+    let mut builder = builder
         .with_issuer("https://auth.example.com")
         .with_audience("orders")
         .with_typ("at+jwt");
@@ -182,4 +199,39 @@ async fn revocation_store(kind: &str) -> Result<Arc<dyn RevocationStore>, String
             .map_err(|e| e.to_string())?;
     }
     Ok(store)
+}
+
+/// Serves `keys` as a slow JWKS (500 ms, max-age=1) on a free port and returns a
+/// `RemoteKeySet` over it, loaded once and refreshing in the background.
+async fn remote_keys(keys: KeySet) -> Result<RemoteKeySet, String> {
+    let jwks = keys.to_jwks_string();
+    let app = Router::new().route(
+        "/jwks.json",
+        get(move || {
+            let jwks = jwks.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                ([("cache-control", "max-age=1")], jwks)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let url = format!(
+        "http://{}/jwks.json",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let remote = RemoteKeySet::with_options(
+        url,
+        Arc::new(HttpFetcher::new()?),
+        RemoteOptions {
+            min_ttl: Duration::from_secs(1),
+            ..RemoteOptions::default()
+        },
+    );
+    remote.refresh().await.map_err(|e| e.to_string())?;
+    remote.spawn_refresh();
+    Ok(remote)
 }
