@@ -10,6 +10,7 @@
 pub mod auth;
 mod guard;
 pub mod jwks;
+pub mod keyserver;
 pub mod token;
 
 /// Items for the code `#[require_auth]` generates. Not a public API.
