@@ -3,6 +3,7 @@
 //! - [`JwksRoutes`] serves `GET /.well-known/jwks.json` from a [`KeyRing`] (rotation with
 //!   overlap) or a fixed [`KeySet`], with `Cache-Control: public, max-age=…` and
 //!   `Content-Type: application/jwk-set+json`.
+//! - [`discover`] finds the JWKS URL through OpenID Connect discovery.
 //! - [`HttpFetcher`] (feature `jwks-fetch`, on by default) is the
 //!   [`JwksFetcher`] for [`RemoteKeySet`]: reqwest with rustls, timeouts, no redirects, a size
 //!   cap. [`remote_jwks`] puts them together and starts the background refresh.
@@ -203,4 +204,42 @@ pub fn remote_jwks(url: &str) -> Result<RemoteKeySet, String> {
     let remote = RemoteKeySet::new(url, Arc::new(HttpFetcher::new()?));
     remote.spawn_refresh();
     Ok(remote)
+}
+
+/// OpenID Connect discovery: reads `{issuer}/.well-known/openid-configuration`, checks that
+/// its `issuer` is exactly `issuer` (OIDC Discovery §4.3), and returns [`remote_jwks`] over
+/// its `jwks_uri`. The `jwks_uri` must use `https`, unless the issuer itself is plain `http`
+/// (a development setup).
+///
+/// # Errors
+///
+/// If the document cannot be fetched or read, names another issuer, or lacks `jwks_uri`.
+#[cfg(feature = "jwks-fetch")]
+pub async fn discover(issuer: &str) -> Result<RemoteKeySet, String> {
+    let issuer = issuer.trim_end_matches('/');
+    let fetcher = HttpFetcher::new()?;
+    let url = format!("{issuer}/.well-known/openid-configuration");
+    let document = fetcher.fetch(&url).await?;
+    #[derive(serde::Deserialize)]
+    struct Discovery {
+        issuer: String,
+        jwks_uri: Option<String>,
+    }
+    let discovery: Discovery = serde_json::from_slice(&document.body)
+        .map_err(|e| format!("{url}: not a discovery document: {e}"))?;
+    if discovery.issuer.trim_end_matches('/') != issuer {
+        return Err(format!(
+            "{url} names issuer {:?}, not {issuer:?}",
+            discovery.issuer
+        ));
+    }
+    let jwks_uri = discovery
+        .jwks_uri
+        .ok_or_else(|| format!("{url} has no jwks_uri"))?;
+    let secure = jwks_uri.starts_with("https://")
+        || (issuer.starts_with("http://") && jwks_uri.starts_with("http://"));
+    if !secure {
+        return Err(format!("{url}: jwks_uri must use https"));
+    }
+    remote_jwks(&jwks_uri)
 }

@@ -322,3 +322,52 @@ async fn the_publish_route_serves_the_ring_with_cache_control() {
         "staged keys are published"
     );
 }
+
+#[tokio::test]
+async fn oidc_discovery_finds_the_jwks_and_checks_the_issuer() {
+    let ring = KeyRing::new(
+        SigningKey::generate(Algorithm::ES256)
+            .unwrap()
+            .with_kid("d1"),
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let claimed = Arc::new(Mutex::new(base.clone()));
+    let doc = {
+        let base = base.clone();
+        let claimed = claimed.clone();
+        move || {
+            let issuer = claimed.lock().unwrap().clone();
+            let base = base.clone();
+            async move {
+                axum::Json(serde_json::json!({
+                    "issuer": issuer,
+                    "jwks_uri": format!("{base}/.well-known/jwks.json"),
+                }))
+            }
+        }
+    };
+    let app = Router::new()
+        .route("/.well-known/openid-configuration", get(doc))
+        .merge(JwksRoutes::from_ring(ring.clone()).router());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let remote = authz_axum::jwks::discover(&base).await.unwrap();
+    let verifier = Verifier::builder_remote(remote).build().unwrap();
+    let token = token(&ring.signing_key());
+    let mut verified = false;
+    for _ in 0..50 {
+        if verifier.verify(&token).is_ok() {
+            verified = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(verified, "keys loaded through discovery");
+
+    // A document that names another issuer is refused.
+    *claimed.lock().unwrap() = "https://evil.example".into();
+    let error = authz_axum::jwks::discover(&base).await.unwrap_err();
+    assert!(error.contains("names issuer"), "{error}");
+}
