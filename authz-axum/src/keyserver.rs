@@ -3,7 +3,8 @@
 //! [`KeyserverRoutes::from_dir`] serves a directory of `<identity>.pem` public keys (read per
 //! request, so a key dropped in is served at once):
 //!
-//! - `GET /getkey?identity=NAME` → the PEM (`text/plain`), 404 if unknown, 400 if `NAME` is
+//! - `GET /getkey?identity=NAME` → the public key PEM (`text/plain`; a file that holds no
+//!   public key is never served), 404 if unknown, 400 if `NAME` is
 //!   not 1–64 of `A-Z a-z 0-9 . _ -` (it names a file: no path tricks);
 //! - `GET /.well-known/jwks.json` → every key as a JWKS, `kid` = identity, `alg` from the key
 //!   type (RSA keys are RS256), `Cache-Control: public, max-age=60`.
@@ -93,9 +94,17 @@ async fn getkey(State(dir): State<Arc<PathBuf>>, Query(query): Query<GetKey>) ->
         )
             .into_response();
     };
-    match tokio::fs::read_to_string(dir.join(format!("{identity}.pem"))).await {
-        Ok(pem) => pem.into_response(),
-        Err(_) => (StatusCode::NOT_FOUND, "unknown identity").into_response(),
+    // Only a public key, re-encoded, ever leaves: a private key dropped in the directory by
+    // mistake is not served.
+    let public = tokio::fs::read_to_string(dir.join(format!("{identity}.pem")))
+        .await
+        .ok()
+        .as_deref()
+        .and_then(parse_public_pem)
+        .and_then(|key| key.to_pem());
+    match public {
+        Some(pem) => pem.into_response(),
+        None => (StatusCode::NOT_FOUND, "unknown identity").into_response(),
     }
 }
 

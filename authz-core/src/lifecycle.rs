@@ -262,6 +262,9 @@ struct Inner {
     reuse_grace: Duration,
     throttling: Throttling,
     clock: Arc<dyn Clock>,
+    /// Bounds concurrent password hashing (CPU and argon2's 19 MiB each): a flood of logins
+    /// queues instead of exhausting memory.
+    hashing: Arc<tokio::sync::Semaphore>,
 }
 
 impl fmt::Debug for TokenService {
@@ -458,6 +461,9 @@ impl TokenServiceBuilder {
                 reuse_grace: self.reuse_grace,
                 throttling: self.throttling,
                 clock: self.clock,
+                hashing: Arc::new(tokio::sync::Semaphore::new(
+                    std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+                )),
             }),
         })
     }
@@ -529,7 +535,8 @@ impl TokenService {
     /// token carries its `sid`, so the last one expires within the access lifetime (plus the
     /// largest leeway a verifier may allow).
     fn session_revoked_until(&self, now: u64) -> u64 {
-        now + self.inner.access_ttl.as_secs() + 60
+        now.saturating_add(self.inner.access_ttl.as_secs())
+            .saturating_add(60)
     }
 
     /// Creates a user with an argon2id hash of `password` (hashed on a blocking thread).
@@ -553,8 +560,16 @@ impl TokenService {
         if let Some(email) = email {
             validate_email(email)?;
         }
+        // Logins look up usernames before emails: a username that looks like an address must
+        // be the account's own email, or it could shadow another user's email login.
+        if username.contains('@') && email.map(str::to_lowercase).as_deref() != Some(username) {
+            return Err(LifecycleError::InvalidInput(
+                "a username with @ must be the account's own email, in lowercase".into(),
+            ));
+        }
         let passwords = self.inner.passwords.clone();
         let password = Secret(password.to_owned());
+        let _permit = self.inner.hashing.acquire().await;
         let hash = tokio::task::spawn_blocking(move || passwords.hash(&password.0))
             .await
             .map_err(|_| LifecycleError::Password(PasswordError::Hashing))?
@@ -594,10 +609,12 @@ impl TokenService {
         let passwords = self.inner.passwords.clone();
         let stored = user.as_ref().map(|user| user.password_hash.clone());
         let password = Secret(password.to_owned());
+        let permit = self.inner.hashing.acquire().await;
         let verified =
             tokio::task::spawn_blocking(move || passwords.verify(&password.0, stored.as_deref()))
                 .await
                 .unwrap_or(Verified::Invalid);
+        drop(permit);
         let (user, rehash) = match (user, verified) {
             (Some(user), Verified::Valid { rehash }) => (user, rehash),
             _ => {
@@ -625,14 +642,16 @@ impl TokenService {
             id: random_id(16)?,
             subject: user.id.to_string(),
             created_at: now,
-            expires_at: now + self.inner.refresh_absolute.as_secs(),
+            expires_at: now.saturating_add(self.inner.refresh_absolute.as_secs()),
         };
         let refresh_token = new_refresh_token()?;
         let record = RefreshRecord {
             hash: hash_token(&refresh_token),
             family: family.id.clone(),
             issued_at: now,
-            expires_at: (now + self.inner.refresh_idle.as_secs()).min(family.expires_at),
+            expires_at: now
+                .saturating_add(self.inner.refresh_idle.as_secs())
+                .min(family.expires_at),
         };
         self.inner.refresh.start_family(&family, &record).await?;
         let access_token = self.access_token(user, &family.id)?;
@@ -702,6 +721,10 @@ impl TokenService {
         };
         let Some(user) = user else {
             self.inner.refresh.revoke_family(&family.id, now).await?;
+            self.inner
+                .revocations
+                .revoke_session(&family.id, self.session_revoked_until(now))
+                .await?;
             return Err(LifecycleError::InvalidRefreshToken);
         };
         Ok(TokenPair {
@@ -785,7 +808,9 @@ impl TokenService {
         }
         // Tokens issued in the same second as the mark but after it are new logins, with
         // new families: the mark refuses `iat < now`, the sessions above cover the rest.
-        let until = now + self.inner.access_ttl.as_secs() + 120;
+        let until = now
+            .saturating_add(self.inner.access_ttl.as_secs())
+            .saturating_add(120);
         self.inner
             .revocations
             .revoke_subject_before(subject, now.saturating_sub(1), until)

@@ -44,8 +44,8 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
@@ -144,9 +144,9 @@ struct Remote {
     /// Refreshes finished (success or not): waiters compare it to share one outcome.
     finished: AtomicU64,
     last_ok: AtomicBool,
-    /// Unix milliseconds of the last refresh an unknown `kid` caused.
+    /// Monotonic milliseconds of the last refresh an unknown `kid` caused (0: never).
     last_forced_ms: AtomicU64,
-    /// Unix milliseconds when the TTL (or the retry back-off) runs out.
+    /// Monotonic milliseconds when the TTL (or the retry back-off) runs out.
     next_refresh_ms: AtomicU64,
     failures: AtomicU64,
     fetches: AtomicU64,
@@ -163,10 +163,11 @@ impl fmt::Debug for RemoteKeySet {
     }
 }
 
+/// Milliseconds on a monotonic clock (a wall clock stepping back must not stall refreshes).
 fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    static START: LazyLock<Instant> = LazyLock::new(Instant::now);
+    // Offset by one so that 0 means "never".
+    u64::try_from(START.elapsed().as_millis()).unwrap_or(u64::MAX) + 1
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -274,24 +275,33 @@ impl RemoteKeySet {
         let _guard = self.inner.lock.lock().await;
         if self.inner.finished.load(Ordering::Acquire) != seen {
             // Someone refreshed while we waited: theirs is as fresh as ours would be.
-            return match self.last_error() {
-                Some(error) if !self.inner.last_ok.load(Ordering::Acquire) => Err(error),
-                _ => Ok(false),
-            };
+            return self.shared_outcome();
         }
+        self.refresh_locked().await
+    }
+
+    fn shared_outcome(&self) -> Result<bool, RefreshError> {
+        match self.last_error() {
+            Some(error) if !self.inner.last_ok.load(Ordering::Acquire) => Err(error),
+            _ => Ok(false),
+        }
+    }
+
+    /// One fetch; the caller holds `lock`.
+    async fn refresh_locked(&self) -> Result<bool, RefreshError> {
         let outcome = self.fetch_and_apply().await;
         let now = now_ms();
         match &outcome {
             Ok((_, ttl)) => {
                 self.inner.failures.store(0, Ordering::Relaxed);
                 self.inner.next_refresh_ms.store(
-                    now + u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
+                    now.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)),
                     Ordering::Relaxed,
                 );
                 *lock(&self.inner.last_error) = None;
             }
             Err(error) => {
-                // Stale-if-error: keep the keys, retry after 1 s, 2 s, 4 s … (≤ 60 s).
+                // Stale-if-error: keep the keys, retry after 1 s, 2 s, 4 s … (≤ 64 s).
                 let failures = self.inner.failures.fetch_add(1, Ordering::Relaxed).min(6);
                 self.inner
                     .next_refresh_ms
@@ -320,7 +330,8 @@ impl RemoteKeySet {
             .as_deref()
             .and_then(cache_max_age)
             .unwrap_or(options.default_ttl)
-            .clamp(options.min_ttl, options.max_ttl);
+            .max(options.min_ttl)
+            .min(options.max_ttl.max(options.min_ttl));
         let mut last_body = lock(&self.inner.last_body);
         if *last_body == fetched.body && self.inner.keys.current().is_some() {
             // Same document: keep the same key objects (the token cache stays warm).
@@ -338,28 +349,20 @@ impl RemoteKeySet {
     /// unless a refresh for this reason ran less than the cooldown ago. Returns whether a
     /// refresh ran and succeeded (the caller then verifies again).
     pub async fn refresh_for_unknown_kid(&self) -> bool {
+        let seen = self.inner.finished.load(Ordering::Acquire);
+        // Every caller queues on the one lock: a refresh in flight is joined, never doubled.
+        let _guard = self.inner.lock.lock().await;
+        if self.inner.finished.load(Ordering::Acquire) != seen {
+            return self.inner.last_ok.load(Ordering::Acquire);
+        }
         let now = now_ms();
         let cooldown = u64::try_from(self.inner.options.cooldown.as_millis()).unwrap_or(u64::MAX);
         let last = self.inner.last_forced_ms.load(Ordering::Acquire);
-        if now.saturating_sub(last) < cooldown && last != 0 {
-            // Within the cooldown: join a refresh that is running, never start one.
-            if self.inner.lock.try_lock().is_err() {
-                let _wait = self.inner.lock.lock().await;
-                return self.inner.last_ok.load(Ordering::Acquire);
-            }
+        if last != 0 && now.saturating_sub(last) < cooldown {
             return false;
         }
-        if self
-            .inner
-            .last_forced_ms
-            .compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            // Another request won the race: wait for its refresh.
-            let _wait = self.inner.lock.lock().await;
-            return self.inner.last_ok.load(Ordering::Acquire);
-        }
-        self.refresh().await.is_ok()
+        self.inner.last_forced_ms.store(now, Ordering::Release);
+        self.refresh_locked().await.is_ok()
     }
 
     /// Starts the background task that refreshes when the TTL runs out (and retries with

@@ -142,8 +142,10 @@ impl KeyRing {
             return Err(KeyError::Config("no key is staged".into()));
         };
         let old = std::mem::replace(&mut ring.current, next);
-        ring.retired
-            .push((old.verifying_key(), unix_now() + keep_for.as_secs()));
+        ring.retired.push((
+            old.verifying_key(),
+            unix_now().saturating_add(keep_for.as_secs()),
+        ));
         ring.rebuild()
     }
 

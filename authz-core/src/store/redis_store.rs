@@ -79,7 +79,10 @@ const MARK_SCRIPT: &str = r"
 local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
 local mark = tonumber(ARGV[1])
 if mark > current then
-  redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[2])
+  local expiry = tonumber(ARGV[2])
+  local previous = tonumber(redis.call('EXPIRETIME', KEYS[1]))
+  if previous > expiry then expiry = previous end
+  redis.call('SET', KEYS[1], ARGV[1], 'EXAT', expiry)
 else
   redis.call('EXPIREAT', KEYS[1], ARGV[2], 'GT')
 end
@@ -317,6 +320,18 @@ async fn apply(entries: &MemoryStore, message: &str) {
     };
 }
 
+/// Escapes `*?[]\\` so that a prefix matches itself in a SCAN pattern.
+fn glob_escape(prefix: &str) -> String {
+    let mut escaped = String::with_capacity(prefix.len());
+    for c in prefix.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
 /// Loads every live entry under `prefix` into `entries` (after subscribing, so that nothing
 /// published meanwhile is lost: applying an entry twice changes nothing).
 async fn load(
@@ -325,15 +340,25 @@ async fn load(
     entries: &MemoryStore,
 ) -> redis::RedisResult<()> {
     for kind in ["jti", "sid", "sub"] {
-        let pattern = format!("{prefix}{kind}:*");
-        let keys: Vec<String> = {
-            let mut iter: redis::AsyncIter<'_, String> = connection.scan_match(&pattern).await?;
-            let mut keys = Vec::new();
-            while let Some(key) = iter.next_item().await {
-                keys.push(key?);
+        let pattern = format!("{}{kind}:*", glob_escape(prefix));
+        // SCAN walks the whole keyspace; large pages keep the round trips few.
+        let mut keys: Vec<String> = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, page): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(connection)
+                .await?;
+            keys.extend(page);
+            if next == 0 {
+                break;
             }
-            keys
-        };
+            cursor = next;
+        }
         for key in keys {
             let (value, until): (Option<String>, i64) = redis::pipe()
                 .get(&key)
@@ -344,7 +369,9 @@ async fn load(
             let (Some(value), Ok(until)) = (value, u64::try_from(until)) else {
                 continue; // gone, or no expiry (not ours)
             };
-            let id = &key[prefix.len() + kind.len() + 1..];
+            let Some(id) = key.get(prefix.len() + kind.len() + 1..) else {
+                continue;
+            };
             let message = match kind {
                 "sub" => format!("sub {until} {value} {id}"),
                 _ => format!("{kind} {until} {id}"),
@@ -389,12 +416,34 @@ async fn follow(
                     current.synced.store(true, Ordering::Release);
                 }
                 let mut messages = pubsub.into_on_message();
-                while let Some(message) = messages.next().await {
-                    let Some(current) = mirror.upgrade() else {
-                        return;
-                    };
-                    if let Ok(payload) = message.get_payload::<String>() {
-                        apply(&current.entries, &payload).await;
+                // A quiet subscription can die without a reset (NAT, load balancer): publish a
+                // heartbeat every 5 s and resubscribe when nothing at all arrives for 15 s.
+                let mut last_heard = tokio::time::Instant::now();
+                loop {
+                    match tokio::time::timeout(Duration::from_secs(5), messages.next()).await {
+                        Ok(Some(message)) => {
+                            last_heard = tokio::time::Instant::now();
+                            let Some(current) = mirror.upgrade() else {
+                                return;
+                            };
+                            if let Ok(payload) = message.get_payload::<String>() {
+                                apply(&current.entries, &payload).await;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(_) => {
+                            if mirror.strong_count() == 0 {
+                                return;
+                            }
+                            if last_heard.elapsed() > Duration::from_secs(15) {
+                                break;
+                            }
+                            let _: Result<i64, _> = redis::cmd("PUBLISH")
+                                .arg(&channel)
+                                .arg("ping")
+                                .query_async(&mut connection)
+                                .await;
+                        }
                     }
                 }
             }

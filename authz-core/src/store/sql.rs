@@ -138,6 +138,12 @@ impl SqlStore {
                 "the database URL must start with sqlite: or postgres://".into(),
             ));
         };
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            // The read pool and the writer would each get their own empty database.
+            return Err(StoreError::Backend(
+                "in-memory SQLite is not supported; use a file, or MemoryStore".into(),
+            ));
+        }
         let enabled = match dialect {
             Dialect::Sqlite => cfg!(feature = "sqlite"),
             Dialect::Postgres => cfg!(feature = "postgres"),
@@ -153,7 +159,7 @@ impl SqlStore {
         }
         sqlx::any::install_default_drivers();
         let mut url = url.to_owned();
-        if dialect == Dialect::Sqlite && !url.contains("mode=") && !url.contains(":memory:") {
+        if dialect == Dialect::Sqlite && !url.contains("mode=") {
             url.push_str(if url.contains('?') {
                 "&mode=rwc"
             } else {
@@ -404,6 +410,15 @@ impl RefreshStore for SqlStore {
                     family: family_of(&row).map_err(backend)?,
                 });
             }
+        }
+        // Unknown tokens (garbage, guesses) never take the write lock.
+        let known = sqlx::query("SELECT 1 AS known FROM authz_refresh_tokens WHERE hash = $1")
+            .bind(presented)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        if known.is_none() {
+            return Ok(Rotation::Unknown);
         }
         let mut tx = self.begin_write().await?;
         // The claim: one UPDATE that only an unused, unexpired token of a live, unexpired
