@@ -12,6 +12,7 @@ mod guard;
 pub mod jwks;
 pub mod keyserver;
 pub mod token;
+pub mod usage;
 
 /// Items for the code `#[require_auth]` generates. Not a public API.
 #[doc(hidden)]

@@ -17,6 +17,7 @@
 //!   that change at run time ([`SharedKeySet`]).
 //! - [`assertion`]: client assertions (RFC 7523): a client's own signed JWT, checked with the
 //!   key registered for its `iss`, single use.
+//! - [`usage`]: request counters per subject and quotas (token bucket + period cap).
 //! - [`clock`]: an injectable clock.
 //!
 //! Signatures are made and checked by [`jsonwebtoken`] with one crypto backend, chosen by a
@@ -60,6 +61,7 @@ pub mod principal;
 pub mod remote;
 pub mod store;
 mod token;
+pub mod usage;
 pub mod verify;
 
 pub use algorithm::{Algorithm, KeyFamily};

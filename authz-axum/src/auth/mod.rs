@@ -63,3 +63,4 @@ pub use service::AuthService;
 pub use source::ExtractFn;
 
 pub(crate) use extract::state;
+pub(crate) use layer::AuthState;

@@ -1,0 +1,341 @@
+//! Usage metering and quotas per caller: [`UsageLayer`].
+//!
+//! Put it **inside** the [`AuthLayer`](crate::AuthLayer) (add it first with `Router::layer`, so
+//! that it runs after the token is verified). For every request it:
+//!
+//! 1. names the caller: the token's `sub`, or `anon:<client address>` (from axum's
+//!    `ConnectInfo`) for anonymous requests;
+//! 2. with [`Quotas`], takes one request from the caller's quota (per subject, else the first
+//!    matching role, else the authenticated default; anonymous callers have their own). Over
+//!    it → **429** with `Retry-After`, `RateLimit-Limit/Remaining/Reset` (IETF RateLimit
+//!    header fields draft) and `{"detail", "code": "rate_limited"}`; the handler never runs;
+//! 3. counts the request in the [`UsageMeter`] by caller, route template (`/posts/{id}`, from
+//!    `MatchedPath`), method and status class, once the response is known. Allowed responses
+//!    carry the `RateLimit-*` headers too.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use axum::{Router, routing::get};
+//! use authz_axum::usage::{Period, Quota, Quotas, UsageLayer, UsageMeter};
+//! use authz_axum::{Algorithm, AuthLayer, KeySet, SigningKey, Verifier};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let verifier = Verifier::builder(KeySet::single(SigningKey::generate(Algorithm::ES256)?.verifying_key())).build()?;
+//! let meter = Arc::new(UsageMeter::new());
+//! let quotas = Quotas::new()
+//!     .for_authenticated(Quota::rate(20, 5.0).with_cap(Period::Day, 10_000))
+//!     .for_role("admin", Quota::rate(100, 50.0))
+//!     .for_anonymous(Quota::rate(5, 1.0));
+//! let app: Router = Router::new()
+//!     .route("/posts/{id}", get(|| async { "post" }))
+//!     .layer(UsageLayer::new(meter.clone()).with_quotas(quotas))
+//!     .layer(AuthLayer::new(verifier));
+//! // later: meter.usage(Some("alice"), Granularity::Day, from, to)
+//! # Ok(()) }
+//! ```
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use authz_core::Principal;
+pub use authz_core::usage::{
+    Granularity, Period, Quota, QuotaDecision, QuotaLimiter, UsageMeter, UsageRow,
+};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath};
+use axum::response::Response;
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::auth::AuthState;
+
+/// Which quota applies to whom. See the [module docs](self).
+#[derive(Debug, Default)]
+pub struct Quotas {
+    authenticated: Option<Quota>,
+    anonymous: Option<Quota>,
+    roles: Vec<(String, Quota)>,
+    subjects: HashMap<String, Quota>,
+    limiter: QuotaLimiter,
+}
+
+impl Quotas {
+    /// No quota for anyone (add some).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The quota of verified callers without a more specific one.
+    #[must_use]
+    pub fn for_authenticated(mut self, quota: Quota) -> Self {
+        self.authenticated = Some(quota);
+        self
+    }
+
+    /// The quota of anonymous callers, per client address.
+    #[must_use]
+    pub fn for_anonymous(mut self, quota: Quota) -> Self {
+        self.anonymous = Some(quota);
+        self
+    }
+
+    /// The quota of callers with `role` (the first matching role, in the order added).
+    #[must_use]
+    pub fn for_role(mut self, role: impl Into<String>, quota: Quota) -> Self {
+        self.roles.push((role.into(), quota));
+        self
+    }
+
+    /// The quota of one subject (wins over roles).
+    #[must_use]
+    pub fn for_subject(mut self, subject: impl Into<String>, quota: Quota) -> Self {
+        self.subjects.insert(subject.into(), quota);
+        self
+    }
+
+    fn quota_for(&self, principal: Option<&Principal>) -> Option<&Quota> {
+        let Some(principal) = principal else {
+            return self.anonymous.as_ref();
+        };
+        self.subjects
+            .get(principal.subject())
+            .or_else(|| {
+                self.roles
+                    .iter()
+                    .find(|(role, _)| principal.has_role(role))
+                    .map(|(_, quota)| quota)
+            })
+            .or(self.authenticated.as_ref())
+    }
+}
+
+#[derive(Debug)]
+struct Metering {
+    meter: Arc<UsageMeter>,
+    quotas: Option<Quotas>,
+}
+
+/// The metering layer. See the [module docs](self).
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct UsageLayer {
+    metering: Arc<Metering>,
+}
+
+impl UsageLayer {
+    /// Counts every request into `meter`; no quota.
+    pub fn new(meter: Arc<UsageMeter>) -> Self {
+        Self {
+            metering: Arc::new(Metering {
+                meter,
+                quotas: None,
+            }),
+        }
+    }
+
+    /// Enforces `quotas` too.
+    pub fn with_quotas(self, quotas: Quotas) -> Self {
+        Self {
+            metering: Arc::new(Metering {
+                meter: self.metering.meter.clone(),
+                quotas: Some(quotas),
+            }),
+        }
+    }
+}
+
+impl<S> Layer<S> for UsageLayer {
+    type Service = UsageService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        UsageService {
+            inner,
+            metering: self.metering.clone(),
+        }
+    }
+}
+
+/// The metering service made by [`UsageLayer`].
+#[derive(Debug, Clone)]
+pub struct UsageService<S> {
+    inner: S,
+    metering: Arc<Metering>,
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The caller's name for counting and quotas.
+fn caller<B>(request: &Request<B>, principal: Option<&Principal>) -> String {
+    match principal {
+        Some(principal) => principal.subject().to_owned(),
+        None => match request.extensions().get::<ConnectInfo<SocketAddr>>() {
+            Some(ConnectInfo(addr)) => format!("anon:{}", addr.ip()),
+            None => "anon:unknown".to_owned(),
+        },
+    }
+}
+
+fn rate_headers(headers: &mut HeaderMap, limit: u64, remaining: u64, reset: u64) {
+    headers.insert("ratelimit-limit", HeaderValue::from(limit));
+    headers.insert("ratelimit-remaining", HeaderValue::from(remaining));
+    headers.insert("ratelimit-reset", HeaderValue::from(reset));
+}
+
+fn too_many(limit: u64, retry_after: u64, reset: u64, cap: bool) -> Response {
+    let detail = if cap {
+        format!("Quota exhausted for this period; try again in {retry_after} seconds")
+    } else {
+        format!("Rate limit exceeded; try again in {retry_after} seconds")
+    };
+    let body = serde_json::json!({"detail": detail, "code": "rate_limited"}).to_string();
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    rate_headers(headers, limit, 0, reset);
+    response
+}
+
+impl<S, B> Service<Request<B>> for UsageService<S>
+where
+    S: Service<Request<B>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = UsageFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let principal = request
+            .extensions()
+            .get::<AuthState>()
+            .and_then(|state| state.principal.as_ref());
+        let caller = caller(&request, principal);
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        let method = request.method().clone();
+        let mut limits = None;
+        if let Some(quotas) = &self.metering.quotas
+            && let Some(quota) = quotas.quota_for(principal)
+        {
+            match quotas.limiter.check(&caller, quota, now()) {
+                QuotaDecision::Allowed {
+                    limit,
+                    remaining,
+                    reset,
+                } => limits = Some((limit, remaining, reset)),
+                QuotaDecision::Limited {
+                    limit,
+                    retry_after,
+                    reset,
+                    cap,
+                } => {
+                    let response = too_many(limit, retry_after, reset, cap);
+                    record(&self.metering.meter, &caller, route.as_ref(), &method, 429);
+                    return UsageFuture {
+                        kind: Kind::Limited {
+                            response: Some(response),
+                        },
+                    };
+                }
+            }
+        }
+        UsageFuture {
+            kind: Kind::Inner {
+                future: self.inner.call(request),
+                done: Some(Done {
+                    meter: self.metering.meter.clone(),
+                    caller,
+                    route,
+                    method,
+                    limits,
+                }),
+            },
+        }
+    }
+}
+
+fn record(
+    meter: &UsageMeter,
+    caller: &str,
+    route: Option<&MatchedPath>,
+    method: &Method,
+    status: u16,
+) {
+    let route = route.map_or("(unmatched)", MatchedPath::as_str);
+    meter.record(caller, route, method.as_str(), status, now() as u64);
+}
+
+/// What to count when the response arrives.
+#[derive(Debug)]
+struct Done {
+    meter: Arc<UsageMeter>,
+    caller: String,
+    route: Option<MatchedPath>,
+    method: Method,
+    limits: Option<(u64, u64, u64)>,
+}
+
+pin_project! {
+    /// Response future of [`UsageService`].
+    pub struct UsageFuture<F> {
+        #[pin]
+        kind: Kind<F>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F> {
+        Inner { #[pin] future: F, done: Option<Done> },
+        Limited { response: Option<Response> },
+    }
+}
+
+impl<F, E> Future for UsageFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Limited { response } => Poll::Ready(Ok(response
+                .take()
+                .unwrap_or_else(|| too_many(0, 1, 1, false)))),
+            KindProj::Inner { future, done } => {
+                let mut result = ready!(future.poll(cx));
+                if let (Ok(response), Some(done)) = (&mut result, done.take()) {
+                    record(
+                        &done.meter,
+                        &done.caller,
+                        done.route.as_ref(),
+                        &done.method,
+                        response.status().as_u16(),
+                    );
+                    if let Some((limit, remaining, reset)) = done.limits {
+                        rate_headers(response.headers_mut(), limit, remaining, reset);
+                    }
+                }
+                Poll::Ready(result)
+            }
+        }
+    }
+}

@@ -1,0 +1,536 @@
+//! Usage metering and quotas per subject, in memory: [`UsageMeter`] counts requests by
+//! subject, route template, method and status class in minute buckets (rolled up per hour and
+//! day); [`QuotaLimiter`] enforces a token bucket (burst + refill) and a period cap (per day or
+//! month) per subject, role or anonymous client address.
+//!
+//! Both are exact under concurrency (one mutex each; no count is lost, no quota overspent)
+//! and bounded: old buckets are dropped as time passes, and at most `max_subjects` callers
+//! are tracked (the least recently seen are forgotten first).
+//!
+//! ```
+//! use authz_core::usage::{Granularity, Quota, QuotaDecision, QuotaLimiter, UsageMeter};
+//!
+//! let meter = UsageMeter::new();
+//! meter.record("alice", "/posts/{id}", "GET", 200, 1_700_000_000);
+//! meter.record("alice", "/posts/{id}", "GET", 404, 1_700_000_001);
+//! let rows = meter.usage(Some("alice"), Granularity::Day, 0, u64::MAX);
+//! assert_eq!(rows.iter().map(|r| r.count).sum::<u64>(), 2);
+//!
+//! let limiter = QuotaLimiter::new();
+//! let quota = Quota::rate(2, 1.0); // burst 2, then 1 request per second
+//! assert!(matches!(limiter.check("alice", &quota, 100.0), QuotaDecision::Allowed { remaining: 1, .. }));
+//! assert!(matches!(limiter.check("alice", &quota, 100.0), QuotaDecision::Allowed { remaining: 0, .. }));
+//! assert!(matches!(limiter.check("alice", &quota, 100.0), QuotaDecision::Limited { retry_after: 1, .. }));
+//! ```
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use serde::Serialize;
+
+/// Bucket size of a usage row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Granularity {
+    /// 60 s buckets, kept 2 hours.
+    Minute,
+    /// 1 h buckets, kept 3 days.
+    Hour,
+    /// 1 day buckets (UTC), kept 400 days.
+    Day,
+}
+
+impl Granularity {
+    /// Bucket length in seconds.
+    pub fn seconds(self) -> u64 {
+        match self {
+            Self::Minute => 60,
+            Self::Hour => 3600,
+            Self::Day => 86_400,
+        }
+    }
+
+    fn retention(self) -> u64 {
+        match self {
+            Self::Minute => 2 * 3600,
+            Self::Hour => 3 * 86_400,
+            Self::Day => 400 * 86_400,
+        }
+    }
+
+    const ALL: [Self; 3] = [Self::Minute, Self::Hour, Self::Day];
+}
+
+/// One counter: requests by `subject` to `route` with `method`, answered with a status in
+/// `status_class` (`2xx`…), in the bucket starting at `start` (Unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsageRow {
+    /// The caller: a token's `sub`, or `anon:<address>`.
+    pub subject: String,
+    /// The route template (`/posts/{id}`), not the raw path.
+    pub route: String,
+    /// The method.
+    pub method: String,
+    /// `2xx`, `3xx`, `4xx` or `5xx`.
+    pub status_class: String,
+    /// The bucket size.
+    pub granularity: Granularity,
+    /// Start of the bucket, Unix seconds.
+    pub start: u64,
+    /// Requests counted.
+    pub count: u64,
+}
+
+/// Route, method and status class, as interned ids: counting allocates nothing once a
+/// subject and a route have been seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Series {
+    route: u32,
+    method: u32,
+    class: u8,
+}
+
+/// Strings seen so far, by id.
+#[derive(Debug, Default)]
+struct Interner {
+    ids: HashMap<Box<str>, u32>,
+    names: Vec<Box<str>>,
+}
+
+impl Interner {
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.names.push(name.into());
+        self.ids.insert(name.into(), id);
+        id
+    }
+
+    fn name(&self, id: u32) -> &str {
+        self.names.get(id as usize).map_or("?", |n| n)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Meter {
+    subjects: HashMap<String, SubjectUsage>,
+    strings: Interner,
+}
+
+#[derive(Debug, Default)]
+struct SubjectUsage {
+    /// (series, granularity, bucket start) → count.
+    counts: HashMap<(Series, Granularity, u64), u64>,
+    last_seen: u64,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Request counters per subject. See the [module docs](self).
+#[derive(Debug)]
+pub struct UsageMeter {
+    state: Mutex<Meter>,
+    max_subjects: usize,
+}
+
+impl Default for UsageMeter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl UsageMeter {
+    /// A meter tracking at most 100 000 subjects.
+    pub fn new() -> Self {
+        Self::with_max_subjects(100_000)
+    }
+
+    /// A meter tracking at most `max` subjects (the least recently seen are dropped first).
+    pub fn with_max_subjects(max: usize) -> Self {
+        Self {
+            state: Mutex::new(Meter::default()),
+            max_subjects: max.max(1),
+        }
+    }
+
+    /// Counts one request.
+    pub fn record(&self, subject: &str, route: &str, method: &str, status: u16, now: u64) {
+        self.record_n(subject, route, method, status, now, 1);
+    }
+
+    /// Counts `n` requests (a batch).
+    pub fn record_n(
+        &self,
+        subject: &str,
+        route: &str,
+        method: &str,
+        status: u16,
+        now: u64,
+        n: u64,
+    ) {
+        let class = u8::try_from((status / 100).clamp(1, 5)).unwrap_or(5);
+        let mut state = lock(&self.state);
+        let series = Series {
+            route: state.strings.id(route),
+            method: state.strings.id(method),
+            class,
+        };
+        let subjects = &mut state.subjects;
+        if !subjects.contains_key(subject)
+            && subjects.len() >= self.max_subjects
+            && let Some(oldest) = subjects
+                .iter()
+                .min_by_key(|(_, usage)| usage.last_seen)
+                .map(|(name, _)| name.clone())
+        {
+            subjects.remove(&oldest);
+        }
+        let usage = match subjects.get_mut(subject) {
+            Some(usage) => usage,
+            None => subjects.entry(subject.to_owned()).or_default(),
+        };
+        if usage.last_seen / 60 != now / 60 {
+            // Once a minute per subject: drop buckets past their retention.
+            usage
+                .counts
+                .retain(|(_, g, start), _| start + g.retention() > now);
+        }
+        usage.last_seen = now;
+        for granularity in Granularity::ALL {
+            let start = now - now % granularity.seconds();
+            *usage
+                .counts
+                .entry((series, granularity, start))
+                .or_insert(0) += n;
+        }
+    }
+
+    /// The rows of `subject` (all subjects with `None`) at `granularity` whose bucket starts
+    /// in `from..to`, sorted by subject, start, route, method, class.
+    pub fn usage(
+        &self,
+        subject: Option<&str>,
+        granularity: Granularity,
+        from: u64,
+        to: u64,
+    ) -> Vec<UsageRow> {
+        let state = lock(&self.state);
+        let strings = &state.strings;
+        let mut rows: Vec<UsageRow> = state
+            .subjects
+            .iter()
+            .filter(|(name, _)| subject.is_none_or(|s| s == name.as_str()))
+            .flat_map(|(name, usage)| {
+                usage
+                    .counts
+                    .iter()
+                    .filter(|((_, g, start), _)| *g == granularity && (from..to).contains(start))
+                    .map(move |((series, g, start), count)| UsageRow {
+                        subject: name.clone(),
+                        route: strings.name(series.route).to_owned(),
+                        method: strings.name(series.method).to_owned(),
+                        status_class: format!("{}xx", series.class),
+                        granularity: *g,
+                        start: *start,
+                        count: *count,
+                    })
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            (&a.subject, a.start, &a.route, &a.method, &a.status_class).cmp(&(
+                &b.subject,
+                b.start,
+                &b.route,
+                &b.method,
+                &b.status_class,
+            ))
+        });
+        rows
+    }
+
+    /// Requests per subject whose bucket starts in `from..to` (day buckets).
+    pub fn totals(&self, from: u64, to: u64) -> Vec<(String, u64)> {
+        let mut totals: HashMap<String, u64> = HashMap::new();
+        for row in self.usage(None, Granularity::Day, from, to) {
+            *totals.entry(row.subject).or_insert(0) += row.count;
+        }
+        let mut totals: Vec<_> = totals.into_iter().collect();
+        totals.sort();
+        totals
+    }
+}
+
+/// A period for a cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    /// A UTC day.
+    Day,
+    /// 30 days from the first request of the period.
+    Month,
+}
+
+impl Period {
+    fn seconds(self) -> u64 {
+        match self {
+            Self::Day => 86_400,
+            Self::Month => 30 * 86_400,
+        }
+    }
+}
+
+/// A quota: a token bucket (burst, then `refill_per_sec`), and optionally a cap per period.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quota {
+    /// Requests allowed at once.
+    pub burst: u32,
+    /// Tokens added per second.
+    pub refill_per_sec: f64,
+    /// At most this many requests per period.
+    pub cap: Option<(Period, u64)>,
+}
+
+impl Quota {
+    /// A token bucket without a period cap.
+    pub fn rate(burst: u32, refill_per_sec: f64) -> Self {
+        Self {
+            burst: burst.max(1),
+            refill_per_sec: refill_per_sec.max(0.0),
+            cap: None,
+        }
+    }
+
+    /// Adds a cap per period.
+    #[must_use]
+    pub fn with_cap(mut self, period: Period, cap: u64) -> Self {
+        self.cap = Some((period, cap));
+        self
+    }
+}
+
+/// The outcome of [`QuotaLimiter::check`], with what the `RateLimit-*` headers say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaDecision {
+    /// Go on.
+    Allowed {
+        /// `RateLimit-Limit`.
+        limit: u64,
+        /// `RateLimit-Remaining`.
+        remaining: u64,
+        /// `RateLimit-Reset`: seconds until the bucket is full again.
+        reset: u64,
+    },
+    /// Refuse with 429.
+    Limited {
+        /// `RateLimit-Limit`.
+        limit: u64,
+        /// Seconds until a request would pass (`Retry-After`).
+        retry_after: u64,
+        /// `RateLimit-Reset`.
+        reset: u64,
+        /// Whether the period cap (not the rate) refused it.
+        cap: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    updated: f64,
+    period_start: u64,
+    period_used: u64,
+}
+
+/// Enforces [`Quota`]s by key (a subject or `anon:<address>`). See the [module docs](self).
+#[derive(Debug)]
+pub struct QuotaLimiter {
+    buckets: Mutex<HashMap<String, Bucket>>,
+    max_keys: usize,
+}
+
+impl Default for QuotaLimiter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl QuotaLimiter {
+    /// A limiter tracking at most 100 000 keys.
+    pub fn new() -> Self {
+        Self {
+            buckets: Mutex::new(HashMap::new()),
+            max_keys: 100_000,
+        }
+    }
+
+    /// Takes one request from `key`'s quota at time `now` (Unix seconds, fractional).
+    pub fn check(&self, key: &str, quota: &Quota, now: f64) -> QuotaDecision {
+        let burst = f64::from(quota.burst);
+        let mut buckets = lock(&self.buckets);
+        if !buckets.contains_key(key) && buckets.len() >= self.max_keys {
+            // Full buckets carry no state worth keeping.
+            buckets.retain(|_, b| b.tokens < burst);
+        }
+        let bucket = match buckets.get_mut(key) {
+            Some(bucket) => bucket,
+            None => buckets.entry(key.to_owned()).or_insert(Bucket {
+                tokens: burst,
+                updated: now,
+                period_start: now as u64,
+                period_used: 0,
+            }),
+        };
+        let elapsed = (now - bucket.updated).max(0.0);
+        bucket.tokens = (bucket.tokens + elapsed * quota.refill_per_sec).min(burst);
+        bucket.updated = now;
+        let refill_time = |missing: f64| -> u64 {
+            if quota.refill_per_sec > 0.0 {
+                (missing / quota.refill_per_sec).ceil() as u64
+            } else {
+                u64::MAX / 2
+            }
+        };
+        if let Some((period, cap)) = quota.cap {
+            let start = match period {
+                Period::Day => (now as u64) - (now as u64) % 86_400,
+                Period::Month => bucket.period_start,
+            };
+            if (now as u64) >= bucket.period_start.saturating_add(period.seconds())
+                || (period == Period::Day && start != bucket.period_start)
+            {
+                bucket.period_start = if period == Period::Day {
+                    start
+                } else {
+                    now as u64
+                };
+                bucket.period_used = 0;
+            }
+            if bucket.period_used >= cap {
+                let reset = bucket
+                    .period_start
+                    .saturating_add(period.seconds())
+                    .saturating_sub(now as u64)
+                    .max(1);
+                return QuotaDecision::Limited {
+                    limit: cap,
+                    retry_after: reset,
+                    reset,
+                    cap: true,
+                };
+            }
+        }
+        if bucket.tokens < 1.0 {
+            let retry_after = refill_time(1.0 - bucket.tokens).max(1);
+            return QuotaDecision::Limited {
+                limit: u64::from(quota.burst),
+                retry_after,
+                reset: refill_time(burst - bucket.tokens).max(1),
+                cap: false,
+            };
+        }
+        bucket.tokens -= 1.0;
+        bucket.period_used += 1;
+        QuotaDecision::Allowed {
+            limit: u64::from(quota.burst),
+            remaining: bucket.tokens.floor() as u64,
+            reset: refill_time(burst - bucket.tokens),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_roll_up_and_expire() {
+        let meter = UsageMeter::new();
+        let t = 1_700_000_000 - 1_700_000_000 % 86_400; // a day start
+        meter.record("a", "/x", "GET", 200, t);
+        meter.record("a", "/x", "GET", 204, t + 61);
+        meter.record("a", "/x", "POST", 500, t + 3601);
+        meter.record("b", "/y/{id}", "GET", 404, t + 5);
+        assert_eq!(
+            meter
+                .usage(Some("a"), Granularity::Minute, 0, u64::MAX)
+                .len(),
+            3
+        );
+        let hours = meter.usage(Some("a"), Granularity::Hour, 0, u64::MAX);
+        assert_eq!(hours.len(), 2);
+        assert_eq!((hours[0].count, hours[0].status_class.as_str()), (2, "2xx"));
+        assert_eq!(
+            meter.totals(0, u64::MAX),
+            [("a".into(), 3), ("b".into(), 1)]
+        );
+        // Three hours later, minute buckets of the first hour are gone; hours and days stay.
+        meter.record("a", "/x", "GET", 200, t + 3 * 3600);
+        assert_eq!(
+            meter
+                .usage(Some("a"), Granularity::Minute, 0, u64::MAX)
+                .len(),
+            1
+        );
+        assert_eq!(meter.totals(0, u64::MAX)[0], ("a".into(), 4));
+    }
+
+    #[test]
+    fn bounded_subjects() {
+        let meter = UsageMeter::with_max_subjects(2);
+        meter.record("a", "/", "GET", 200, 1);
+        meter.record("b", "/", "GET", 200, 2);
+        meter.record("c", "/", "GET", 200, 3);
+        let subjects: Vec<_> = meter
+            .totals(0, u64::MAX)
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(subjects, ["b", "c"]);
+    }
+
+    #[test]
+    fn token_bucket_and_cap() {
+        let limiter = QuotaLimiter::new();
+        let quota = Quota::rate(2, 0.5).with_cap(Period::Day, 3);
+        let t = 86_400.0 * 20_000.0;
+        assert!(matches!(
+            limiter.check("k", &quota, t),
+            QuotaDecision::Allowed { remaining: 1, .. }
+        ));
+        assert!(matches!(
+            limiter.check("k", &quota, t),
+            QuotaDecision::Allowed { remaining: 0, .. }
+        ));
+        assert_eq!(
+            limiter.check("k", &quota, t),
+            QuotaDecision::Limited {
+                limit: 2,
+                retry_after: 2,
+                reset: 4,
+                cap: false
+            }
+        );
+        assert!(matches!(
+            limiter.check("k", &quota, t + 2.0),
+            QuotaDecision::Allowed { .. }
+        ));
+        // The day's cap (3) is spent, whatever the bucket says.
+        assert!(matches!(
+            limiter.check("k", &quota, t + 100.0),
+            QuotaDecision::Limited {
+                cap: true,
+                limit: 3,
+                ..
+            }
+        ));
+        assert!(matches!(
+            limiter.check("k", &quota, t + 86_400.0),
+            QuotaDecision::Allowed { .. }
+        ));
+    }
+}
