@@ -175,21 +175,43 @@ fn now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// The caller's name for counting and quotas.
-fn caller<B>(request: &Request<B>, principal: Option<&Principal>) -> String {
-    match principal {
-        Some(principal) => principal.subject().to_owned(),
-        None => match request.extensions().get::<ConnectInfo<SocketAddr>>() {
-            Some(ConnectInfo(addr)) => format!("anon:{}", addr.ip()),
-            None => "anon:unknown".to_owned(),
-        },
+/// The caller, for counting and quotas: the principal (its `sub`; cloning it is an `Arc`
+/// increment), or `anon:<address>`.
+#[derive(Debug)]
+enum Caller {
+    Subject(Principal),
+    Anonymous(String),
+}
+
+impl Caller {
+    fn of<B>(request: &Request<B>, principal: Option<&Principal>) -> Self {
+        match principal {
+            Some(principal) => Self::Subject(principal.clone()),
+            None => Self::Anonymous(
+                match request.extensions().get::<ConnectInfo<SocketAddr>>() {
+                    Some(ConnectInfo(addr)) => format!("anon:{}", addr.ip()),
+                    None => "anon:unknown".to_owned(),
+                },
+            ),
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Self::Subject(principal) => principal.subject(),
+            Self::Anonymous(name) => name,
+        }
     }
 }
 
+static RATELIMIT_LIMIT: http::HeaderName = http::HeaderName::from_static("ratelimit-limit");
+static RATELIMIT_REMAINING: http::HeaderName = http::HeaderName::from_static("ratelimit-remaining");
+static RATELIMIT_RESET: http::HeaderName = http::HeaderName::from_static("ratelimit-reset");
+
 fn rate_headers(headers: &mut HeaderMap, limit: u64, remaining: u64, reset: u64) {
-    headers.insert("ratelimit-limit", HeaderValue::from(limit));
-    headers.insert("ratelimit-remaining", HeaderValue::from(remaining));
-    headers.insert("ratelimit-reset", HeaderValue::from(reset));
+    headers.insert(RATELIMIT_LIMIT.clone(), HeaderValue::from(limit));
+    headers.insert(RATELIMIT_REMAINING.clone(), HeaderValue::from(remaining));
+    headers.insert(RATELIMIT_RESET.clone(), HeaderValue::from(reset));
 }
 
 fn too_many(limit: u64, retry_after: u64, reset: u64, cap: bool) -> Response {
@@ -228,14 +250,14 @@ where
             .extensions()
             .get::<AuthState>()
             .and_then(|state| state.principal.as_ref());
-        let caller = caller(&request, principal);
+        let caller = Caller::of(&request, principal);
         let route = request.extensions().get::<MatchedPath>().cloned();
         let method = request.method().clone();
         let mut limits = None;
         if let Some(quotas) = &self.metering.quotas
             && let Some(quota) = quotas.quota_for(principal)
         {
-            match quotas.limiter.check(&caller, quota, now()) {
+            match quotas.limiter.check(caller.name(), quota, now()) {
                 QuotaDecision::Allowed {
                     limit,
                     remaining,
@@ -248,7 +270,13 @@ where
                     cap,
                 } => {
                     let response = too_many(limit, retry_after, reset, cap);
-                    record(&self.metering.meter, &caller, route.as_ref(), &method, 429);
+                    record(
+                        &self.metering.meter,
+                        caller.name(),
+                        route.as_ref(),
+                        &method,
+                        429,
+                    );
                     return UsageFuture {
                         kind: Kind::Limited {
                             response: Some(response),
@@ -287,7 +315,7 @@ fn record(
 #[derive(Debug)]
 struct Done {
     meter: Arc<UsageMeter>,
-    caller: String,
+    caller: Caller,
     route: Option<MatchedPath>,
     method: Method,
     limits: Option<(u64, u64, u64)>,
@@ -325,7 +353,7 @@ where
                 if let (Ok(response), Some(done)) = (&mut result, done.take()) {
                     record(
                         &done.meter,
-                        &done.caller,
+                        done.caller.name(),
                         done.route.as_ref(),
                         &done.method,
                         response.status().as_u16(),

@@ -57,8 +57,6 @@ impl Granularity {
             Self::Day => 400 * 86_400,
         }
     }
-
-    const ALL: [Self; 3] = [Self::Minute, Self::Hour, Self::Day];
 }
 
 /// One counter: requests by `subject` to `route` with `method`, answered with a status in
@@ -119,11 +117,87 @@ struct Meter {
     strings: Interner,
 }
 
+/// A small fast hasher for keys made of our own ids and times (no caller-chosen bytes).
+#[derive(Debug, Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
+
 #[derive(Debug, Default)]
 struct SubjectUsage {
-    /// (series, granularity, bucket start) → count.
-    counts: HashMap<(Series, Granularity, u64), u64>,
+    /// Live minute buckets: (series, minute start) → count. The hot path touches only these.
+    minutes: IdMap<(Series, u64), u64>,
+    /// Hour and day buckets, fed by minute buckets as they expire (so never counted twice).
+    folded: IdMap<(Series, Granularity, u64), u64>,
     last_seen: u64,
+}
+
+impl SubjectUsage {
+    /// Moves minute buckets past their retention into hour and day buckets, and drops hour and
+    /// day buckets past theirs.
+    fn fold(&mut self, now: u64) {
+        let retention = Granularity::Minute.retention();
+        let folded = &mut self.folded;
+        self.minutes.retain(|&(series, start), &mut count| {
+            if start + retention > now {
+                return true;
+            }
+            for granularity in [Granularity::Hour, Granularity::Day] {
+                let bucket = start - start % granularity.seconds();
+                *folded.entry((series, granularity, bucket)).or_insert(0) += count;
+            }
+            false
+        });
+        self.folded
+            .retain(|&(_, g, start), _| start + g.retention() > now);
+    }
+
+    /// Every bucket of `granularity`: folded ones plus live minutes rolled up.
+    fn buckets(&self, granularity: Granularity) -> IdMap<(Series, u64), u64> {
+        let mut out: IdMap<(Series, u64), u64> = IdMap::default();
+        if granularity == Granularity::Minute {
+            out.extend(self.minutes.iter().map(|(k, v)| (*k, *v)));
+            return out;
+        }
+        for (&(series, g, start), &count) in &self.folded {
+            if g == granularity {
+                *out.entry((series, start)).or_insert(0) += count;
+            }
+        }
+        for (&(series, start), &count) in &self.minutes {
+            let bucket = start - start % granularity.seconds();
+            *out.entry((series, bucket)).or_insert(0) += count;
+        }
+        out
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -196,19 +270,11 @@ impl UsageMeter {
             None => subjects.entry(subject.to_owned()).or_default(),
         };
         if usage.last_seen / 60 != now / 60 {
-            // Once a minute per subject: drop buckets past their retention.
-            usage
-                .counts
-                .retain(|(_, g, start), _| start + g.retention() > now);
+            // Once a minute per subject: fold old minutes into hours and days.
+            usage.fold(now);
         }
         usage.last_seen = now;
-        for granularity in Granularity::ALL {
-            let start = now - now % granularity.seconds();
-            *usage
-                .counts
-                .entry((series, granularity, start))
-                .or_insert(0) += n;
-        }
+        *usage.minutes.entry((series, now - now % 60)).or_insert(0) += n;
     }
 
     /// The rows of `subject` (all subjects with `None`) at `granularity` whose bucket starts
@@ -222,26 +288,26 @@ impl UsageMeter {
     ) -> Vec<UsageRow> {
         let state = lock(&self.state);
         let strings = &state.strings;
-        let mut rows: Vec<UsageRow> = state
-            .subjects
-            .iter()
-            .filter(|(name, _)| subject.is_none_or(|s| s == name.as_str()))
-            .flat_map(|(name, usage)| {
-                usage
-                    .counts
-                    .iter()
-                    .filter(|((_, g, start), _)| *g == granularity && (from..to).contains(start))
-                    .map(move |((series, g, start), count)| UsageRow {
-                        subject: name.clone(),
-                        route: strings.name(series.route).to_owned(),
-                        method: strings.name(series.method).to_owned(),
-                        status_class: format!("{}xx", series.class),
-                        granularity: *g,
-                        start: *start,
-                        count: *count,
-                    })
-            })
-            .collect();
+        let mut rows: Vec<UsageRow> = Vec::new();
+        for (name, usage) in &state.subjects {
+            if subject.is_some_and(|s| s != name.as_str()) {
+                continue;
+            }
+            for ((series, start), count) in usage.buckets(granularity) {
+                if !(from..to).contains(&start) {
+                    continue;
+                }
+                rows.push(UsageRow {
+                    subject: name.clone(),
+                    route: strings.name(series.route).to_owned(),
+                    method: strings.name(series.method).to_owned(),
+                    status_class: format!("{}xx", series.class),
+                    granularity,
+                    start,
+                    count,
+                });
+            }
+        }
         rows.sort_by(|a, b| {
             (&a.subject, a.start, &a.route, &a.method, &a.status_class).cmp(&(
                 &b.subject,

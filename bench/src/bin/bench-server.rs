@@ -10,6 +10,9 @@
 //! server in the same process answers after 500 ms with `Cache-Control: max-age=1`, so that
 //! a refresh runs (and is in flight half the time) throughout the load run.
 //!
+//! `--usage` adds the `UsageLayer` with the memory meter (counting only); `--quota` adds it with
+//! a quota that never refuses (counting, the limiter and the `RateLimit-*` headers).
+//!
 //! `--revocation` asks a revocation store about every verified token (as `TokenService` does):
 //! the store holds 10 000 revoked `jti`s, none of them the benchmark token's. `redis` reads
 //! `AUTHZ_TEST_REDIS_URL` (default `redis://127.0.0.1:6379/`); `redis-mirror` checks a local copy
@@ -25,6 +28,7 @@ use std::sync::Arc;
 use authz_axum::jwks::HttpFetcher;
 use authz_axum::remote::{RemoteKeySet, RemoteOptions};
 use authz_axum::store::{MemoryStore, RedisStore, RevocationQuery, RevocationStore, SqlStore};
+use authz_axum::usage::{Quota, Quotas, UsageLayer, UsageMeter};
 use authz_axum::{
     Algorithm, AuthLayer, FixedClock, Issuer, KeySet, Principal, SigningKey, Verifier, require_auth,
 };
@@ -86,7 +90,18 @@ fn main() -> Result<(), String> {
                     })
                 }
             };
-            Router::new().route("/hello", get(guarded)).layer(layer)
+            let router = Router::new().route("/hello", get(guarded));
+            let usage = UsageLayer::new(Arc::new(UsageMeter::new()));
+            let router = if args.iter().any(|a| a == "--quota") {
+                // Counting plus a quota that never refuses: the whole path, headers included.
+                let quotas = Quotas::new().for_authenticated(Quota::rate(u32::MAX, 1e12));
+                router.layer(usage.with_quotas(quotas))
+            } else if args.iter().any(|a| a == "--usage") {
+                router.layer(usage)
+            } else {
+                router
+            };
+            router.layer(layer)
         }
     };
     runtime.block_on(async move {

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use authz_axum::lifecycle::TokenService;
 use authz_axum::store::{RedisStore, SqlStore};
 use authz_axum::token::TokenRoutes;
+use authz_axum::usage::{Quota, Quotas, UsageLayer, UsageMeter};
 use authz_axum::{Algorithm, AuthLayer, SigningKey};
 use axum::Router;
 
@@ -84,6 +85,8 @@ pub struct AppState {
     pub posts: db::Posts,
     /// `AUTHZ_ADMINS`.
     pub admins: Arc<[String]>,
+    /// Request counters per caller (`GET /usage`).
+    pub meter: Arc<UsageMeter>,
 }
 
 /// Connects the stores, makes the tables, and builds the router.
@@ -132,11 +135,17 @@ pub async fn app(config: &Config) -> Result<Router, String> {
     };
     let tokens = builder.build().map_err(|e| e.to_string())?;
 
+    let meter = Arc::new(UsageMeter::new());
     let state = AppState {
         tokens: tokens.clone(),
         posts,
         admins: config.admins.clone().into(),
+        meter: meter.clone(),
     };
+    // Per caller: bursts of 100 then 20/s for users, 60 then 10/s per anonymous address.
+    let quotas = Quotas::new()
+        .for_authenticated(Quota::rate(100, 20.0))
+        .for_anonymous(Quota::rate(60, 10.0));
     routes::users::grant_admins(&state)
         .await
         .map_err(|e| e.to_string())?;
@@ -145,8 +154,10 @@ pub async fn app(config: &Config) -> Result<Router, String> {
         .merge(routes::users::routes())
         .merge(routes::auth::routes())
         .merge(routes::posts::routes())
+        .merge(routes::usage::routes())
         .with_state(state)
         .merge(TokenRoutes::new(tokens.clone()).router())
+        .layer(UsageLayer::new(meter).with_quotas(quotas))
         .layer(
             AuthLayer::new(tokens.verifier().clone())
                 .with_realm("posts")

@@ -357,6 +357,41 @@ async fn posts_crud_with_ownership() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["detail"], "the password must be at least 8 characters");
+
+    // Seed 004's usage tracking: per user, admins only; and each user's own.
+    let (status, usage) = api.send("GET", "/usage", Some(token(&root_t)), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let users = usage["users"].as_array().unwrap();
+    let requests_of = |id: &Value| {
+        users
+            .iter()
+            .find(|u| u["subject"].as_str().and_then(|s| s.parse::<i64>().ok()) == id.as_i64())
+            .map(|u| u["requests"].as_u64().unwrap())
+    };
+    let bob_id = api.send("GET", "/users/2", None, None).await.1["id"].clone();
+    assert!(requests_of(&alice["id"]).unwrap() >= 10);
+    assert_eq!(requests_of(&bob_id), Some(4), "{usage}");
+    assert_eq!(
+        api.send("GET", "/usage", Some(token(&alice_t)), None)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, mine) = api
+        .send("GET", "/usage/me", Some(token(&bob_t)), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(mine["requests"], 4, "{mine}"); // GET /posts/{id}, GET /posts, PUT and DELETE (403)
+    let routes: Vec<&str> = mine["by_route"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["route"].as_str().unwrap())
+        .collect();
+    assert!(
+        routes.contains(&"/posts/{id}") && routes.contains(&"/posts"),
+        "{routes:?}"
+    );
 }
 
 #[tokio::test]

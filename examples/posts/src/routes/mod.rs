@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod posts;
+pub mod usage;
 pub mod users;
 
 use axum::extract::rejection::JsonRejection;
