@@ -40,11 +40,12 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use authz_core::Principal;
 pub use authz_core::usage::{
-    Granularity, Period, Quota, QuotaDecision, QuotaLimiter, UsageMeter, UsageRow,
+    Granularity, Period, Quota, QuotaDecision, QuotaLimiter, QuotaStore, UsageDelta, UsageMeter,
+    UsageRow,
 };
 use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath};
@@ -56,6 +57,31 @@ use tower_service::Service;
 
 use crate::auth::AuthState;
 
+/// What a shared quota store's failure (or a timeout) does to the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailMode {
+    /// Let the request through, unlimited, while the store is down.
+    Open,
+    /// Refuse with 503 and `Retry-After: 1` while the store is down.
+    Closed,
+}
+
+#[derive(Clone)]
+struct Shared {
+    store: Arc<dyn QuotaStore>,
+    on_error: FailMode,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("on_error", &self.on_error)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Which quota applies to whom. See the [module docs](self).
 #[derive(Debug, Default)]
 pub struct Quotas {
@@ -64,6 +90,7 @@ pub struct Quotas {
     roles: Vec<(String, Quota)>,
     subjects: HashMap<String, Quota>,
     limiter: QuotaLimiter,
+    shared: Option<Shared>,
 }
 
 impl Quotas {
@@ -97,6 +124,24 @@ impl Quotas {
     #[must_use]
     pub fn for_subject(mut self, subject: impl Into<String>, quota: Quota) -> Self {
         self.subjects.insert(subject.into(), quota);
+        self
+    }
+
+    /// Spends quotas in a shared store (a `RedisStore`: several instances enforce one quota)
+    /// instead of this process's memory. Each check waits at most `timeout`; a failure or a
+    /// timeout does what `on_error` says — never a 500, never a hang.
+    #[must_use]
+    pub fn shared(
+        mut self,
+        store: Arc<dyn QuotaStore>,
+        on_error: FailMode,
+        timeout: Duration,
+    ) -> Self {
+        self.shared = Some(Shared {
+            store,
+            on_error,
+            timeout,
+        });
         self
     }
 
@@ -233,13 +278,28 @@ fn too_many(limit: u64, retry_after: u64, reset: u64, cap: bool) -> Response {
     response
 }
 
+fn unavailable() -> Response {
+    let body = r#"{"detail":"Rate limiting is unavailable; try again","code":"quota_unavailable"}"#;
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+type Check = Pin<Box<dyn Future<Output = Option<QuotaDecision>> + Send>>;
+
 impl<S, B> Service<Request<B>> for UsageService<S>
 where
-    S: Service<Request<B>, Response = Response>,
+    S: Service<Request<B>, Response = Response> + Clone,
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = UsageFuture<S::Future>;
+    type Future = UsageFuture<S, B>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -253,48 +313,56 @@ where
         let caller = Caller::of(&request, principal);
         let route = request.extensions().get::<MatchedPath>().cloned();
         let method = request.method().clone();
-        let mut limits = None;
+        let mut done = Done {
+            meter: self.metering.meter.clone(),
+            caller,
+            route,
+            method,
+            limits: None,
+        };
         if let Some(quotas) = &self.metering.quotas
             && let Some(quota) = quotas.quota_for(principal)
         {
-            match quotas.limiter.check(caller.name(), quota, now()) {
+            if let Some(shared) = &quotas.shared {
+                // The slow path: one round trip to the shared store, bounded by its timeout.
+                let (store, timeout, quota) = (shared.store.clone(), shared.timeout, *quota);
+                let key = done.caller.name().to_owned();
+                let check: Check = Box::pin(async move {
+                    match tokio::time::timeout(timeout, store.take(&key, &quota, now())).await {
+                        Ok(Ok(decision)) => Some(decision),
+                        _ => None,
+                    }
+                });
+                let clone = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, clone);
+                return UsageFuture {
+                    kind: Kind::Checking {
+                        check,
+                        request: Some(request),
+                        service: Some(ready),
+                        done: Some(done),
+                        on_error: shared.on_error,
+                    },
+                };
+            }
+            match quotas.limiter.check(done.caller.name(), quota, now()) {
                 QuotaDecision::Allowed {
                     limit,
                     remaining,
                     reset,
-                } => limits = Some((limit, remaining, reset)),
+                } => done.limits = Some((limit, remaining, reset)),
                 QuotaDecision::Limited {
                     limit,
                     retry_after,
                     reset,
                     cap,
-                } => {
-                    let response = too_many(limit, retry_after, reset, cap);
-                    record(
-                        &self.metering.meter,
-                        caller.name(),
-                        route.as_ref(),
-                        &method,
-                        429,
-                    );
-                    return UsageFuture {
-                        kind: Kind::Limited {
-                            response: Some(response),
-                        },
-                    };
-                }
+                } => return UsageFuture::limited(done, too_many(limit, retry_after, reset, cap)),
             }
         }
         UsageFuture {
             kind: Kind::Inner {
                 future: self.inner.call(request),
-                done: Some(Done {
-                    meter: self.metering.meter.clone(),
-                    caller,
-                    route,
-                    method,
-                    limits,
-                }),
+                done: Some(done),
             },
         }
     }
@@ -323,47 +391,120 @@ struct Done {
 
 pin_project! {
     /// Response future of [`UsageService`].
-    pub struct UsageFuture<F> {
+    pub struct UsageFuture<S, B>
+    where
+        S: Service<Request<B>>,
+    {
         #[pin]
-        kind: Kind<F>,
+        kind: Kind<S, B>,
     }
 }
 
 pin_project! {
     #[project = KindProj]
-    enum Kind<F> {
-        Inner { #[pin] future: F, done: Option<Done> },
+    enum Kind<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        Checking {
+            check: Check,
+            request: Option<Request<B>>,
+            service: Option<S>,
+            done: Option<Done>,
+            on_error: FailMode,
+        },
+        Inner { #[pin] future: S::Future, done: Option<Done> },
         Limited { response: Option<Response> },
     }
 }
 
-impl<F, E> Future for UsageFuture<F>
-where
-    F: Future<Output = Result<Response, E>>,
-{
-    type Output = Result<Response, E>;
+impl<S: Service<Request<B>>, B> UsageFuture<S, B> {
+    fn limited(done: Done, response: Response) -> Self {
+        record(
+            &done.meter,
+            done.caller.name(),
+            done.route.as_ref(),
+            &done.method,
+            response.status().as_u16(),
+        );
+        Self {
+            kind: Kind::Limited {
+                response: Some(response),
+            },
+        }
+    }
+}
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Limited { response } => Poll::Ready(Ok(response
-                .take()
-                .unwrap_or_else(|| too_many(0, 1, 1, false)))),
-            KindProj::Inner { future, done } => {
-                let mut result = ready!(future.poll(cx));
-                if let (Ok(response), Some(done)) = (&mut result, done.take()) {
-                    record(
-                        &done.meter,
-                        done.caller.name(),
-                        done.route.as_ref(),
-                        &done.method,
-                        response.status().as_u16(),
-                    );
-                    if let Some((limit, remaining, reset)) = done.limits {
-                        rate_headers(response.headers_mut(), limit, remaining, reset);
+impl<S, B> Future for UsageFuture<S, B>
+where
+    S: Service<Request<B>, Response = Response>,
+{
+    type Output = Result<Response, S::Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let next = match self.as_mut().project().kind.project() {
+                KindProj::Limited { response } => {
+                    return Poll::Ready(Ok(response
+                        .take()
+                        .unwrap_or_else(|| too_many(0, 1, 1, false))));
+                }
+                KindProj::Inner { future, done } => {
+                    let mut result = ready!(future.poll(cx));
+                    if let (Ok(response), Some(done)) = (&mut result, done.take()) {
+                        record(
+                            &done.meter,
+                            done.caller.name(),
+                            done.route.as_ref(),
+                            &done.method,
+                            response.status().as_u16(),
+                        );
+                        if let Some((limit, remaining, reset)) = done.limits {
+                            rate_headers(response.headers_mut(), limit, remaining, reset);
+                        }
+                    }
+                    return Poll::Ready(result);
+                }
+                KindProj::Checking {
+                    check,
+                    request,
+                    service,
+                    done,
+                    on_error,
+                } => {
+                    let decision = ready!(check.as_mut().poll(cx));
+                    let (Some(request), Some(mut service), Some(mut done)) =
+                        (request.take(), service.take(), done.take())
+                    else {
+                        return Poll::Ready(Ok(too_many(0, 1, 1, false)));
+                    };
+                    match decision {
+                        Some(QuotaDecision::Allowed {
+                            limit,
+                            remaining,
+                            reset,
+                        }) => {
+                            done.limits = Some((limit, remaining, reset));
+                            Kind::Inner {
+                                future: service.call(request),
+                                done: Some(done),
+                            }
+                        }
+                        Some(QuotaDecision::Limited {
+                            limit,
+                            retry_after,
+                            reset,
+                            cap,
+                        }) => Self::limited(done, too_many(limit, retry_after, reset, cap)).kind,
+                        None if *on_error == FailMode::Open => Kind::Inner {
+                            future: service.call(request),
+                            done: Some(done),
+                        },
+                        None => Self::limited(done, unavailable()).kind,
                     }
                 }
-                Poll::Ready(result)
-            }
+            };
+            self.as_mut().project().kind.set(next);
         }
     }
 }

@@ -157,6 +157,8 @@ struct SubjectUsage {
     minutes: IdMap<(Series, u64), u64>,
     /// Hour and day buckets, fed by minute buckets as they expire (so never counted twice).
     folded: IdMap<(Series, Granularity, u64), u64>,
+    /// Counts not yet exported (only with [`UsageMeter::exporting`]).
+    pending: IdMap<(Series, u64), u64>,
     last_seen: u64,
 }
 
@@ -211,6 +213,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct UsageMeter {
     state: Mutex<Meter>,
     max_subjects: usize,
+    exporting: bool,
 }
 
 impl Default for UsageMeter {
@@ -230,7 +233,40 @@ impl UsageMeter {
         Self {
             state: Mutex::new(Meter::default()),
             max_subjects: max.max(1),
+            exporting: false,
         }
+    }
+
+    /// Also keeps the counts since the last [`take_pending`](Self::take_pending), for a
+    /// background task to send to a shared store (Redis) in batches.
+    #[must_use]
+    pub fn exporting(mut self) -> Self {
+        self.exporting = true;
+        self
+    }
+
+    /// The counts recorded since the last call, cleared (empty unless
+    /// [`exporting`](Self::exporting)).
+    pub fn take_pending(&self) -> Vec<UsageDelta> {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Meter { subjects, strings } = &mut *state;
+        let mut out = Vec::new();
+        for (subject, usage) in subjects.iter_mut() {
+            for ((series, minute), count) in usage.pending.drain() {
+                out.push(UsageDelta {
+                    subject: subject.clone(),
+                    route: strings.name(series.route).to_owned(),
+                    method: strings.name(series.method).to_owned(),
+                    status_class: series.class,
+                    minute,
+                    count,
+                });
+            }
+        }
+        out
     }
 
     /// Counts one request.
@@ -275,6 +311,9 @@ impl UsageMeter {
         }
         usage.last_seen = now;
         *usage.minutes.entry((series, now - now % 60)).or_insert(0) += n;
+        if self.exporting {
+            *usage.pending.entry((series, now - now % 60)).or_insert(0) += n;
+        }
     }
 
     /// The rows of `subject` (all subjects with `None`) at `granularity` whose bucket starts
@@ -332,6 +371,47 @@ impl UsageMeter {
     }
 }
 
+/// Counts to export: `count` requests in the minute starting at `minute`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageDelta {
+    /// The caller.
+    pub subject: String,
+    /// The route template.
+    pub route: String,
+    /// The method.
+    pub method: String,
+    /// 2 for `2xx`, … 5 for `5xx`.
+    pub status_class: u8,
+    /// Start of the minute, Unix seconds.
+    pub minute: u64,
+    /// Requests.
+    pub count: u64,
+}
+
+/// Quotas kept somewhere shared (Redis): one quota for several instances, spent atomically.
+#[async_trait::async_trait]
+pub trait QuotaStore: Send + Sync + 'static {
+    /// Takes one request from `key`'s quota at `now` (Unix seconds).
+    async fn take(
+        &self,
+        key: &str,
+        quota: &Quota,
+        now: f64,
+    ) -> crate::store::StoreResult<QuotaDecision>;
+}
+
+#[async_trait::async_trait]
+impl QuotaStore for QuotaLimiter {
+    async fn take(
+        &self,
+        key: &str,
+        quota: &Quota,
+        now: f64,
+    ) -> crate::store::StoreResult<QuotaDecision> {
+        Ok(self.check(key, quota, now))
+    }
+}
+
 /// A period for a cap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Period {
@@ -342,7 +422,8 @@ pub enum Period {
 }
 
 impl Period {
-    fn seconds(self) -> u64 {
+    /// Its length in seconds (a month is 30 days).
+    pub fn seconds(self) -> u64 {
         match self {
             Self::Day => 86_400,
             Self::Month => 30 * 86_400,

@@ -470,3 +470,229 @@ impl crate::assertion::ReplayStore for RedisStore {
         Ok(set.is_some())
     }
 }
+
+/// Token bucket + period cap, atomically. KEYS[1]: the bucket hash. ARGV: now (s, float),
+/// burst, refill per s, cap (-1: none), period seconds, period kind (0 day, 1 month), TTL.
+/// Returns {allowed, limit, remaining, reset, retry_after, cap_hit}.
+const QUOTA_SCRIPT: &str = r"
+local now = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local refill = tonumber(ARGV[3])
+local cap = tonumber(ARGV[4])
+local period = tonumber(ARGV[5])
+local kind = tonumber(ARGV[6])
+local second = math.floor(now)
+local day = second - second % 86400
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'updated', 'pstart', 'pused')
+local tokens = tonumber(b[1]) or burst
+local updated = tonumber(b[2]) or now
+local pstart = tonumber(b[3])
+if pstart == nil then
+  if kind == 0 then pstart = day else pstart = second end
+end
+local pused = tonumber(b[4]) or 0
+local elapsed = now - updated
+if elapsed < 0 then elapsed = 0 end
+tokens = math.min(burst, tokens + elapsed * refill)
+local function wait(missing)
+  if refill <= 0 then return 86400 end
+  return math.ceil(missing / refill)
+end
+local function save()
+  redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'updated', tostring(now),
+             'pstart', pstart, 'pused', pused)
+  redis.call('EXPIRE', KEYS[1], ARGV[7])
+end
+if cap >= 0 then
+  if (kind == 0 and day ~= pstart) or second >= pstart + period then
+    if kind == 0 then pstart = day else pstart = second end
+    pused = 0
+  end
+  if pused >= cap then
+    save()
+    local reset = pstart + period - second
+    if reset < 1 then reset = 1 end
+    return {0, cap, 0, reset, reset, 1}
+  end
+end
+if tokens < 1 then
+  save()
+  local retry = wait(1 - tokens)
+  if retry < 1 then retry = 1 end
+  local reset = wait(burst - tokens)
+  if reset < 1 then reset = 1 end
+  return {0, burst, 0, reset, retry, 0}
+end
+tokens = tokens - 1
+pused = pused + 1
+save()
+return {1, burst, math.floor(tokens), wait(burst - tokens), 0, 0}
+";
+
+static QUOTA: LazyLock<Script> = LazyLock::new(|| Script::new(QUOTA_SCRIPT));
+
+#[async_trait]
+impl crate::usage::QuotaStore for RedisStore {
+    async fn take(
+        &self,
+        key: &str,
+        quota: &crate::usage::Quota,
+        now: f64,
+    ) -> StoreResult<crate::usage::QuotaDecision> {
+        use crate::usage::{Period, QuotaDecision};
+        let (cap, period, kind) = match quota.cap {
+            Some((period, cap)) => (
+                i64::try_from(cap).unwrap_or(i64::MAX),
+                period.seconds(),
+                u8::from(period == Period::Month),
+            ),
+            None => (-1, 86_400, 0),
+        };
+        let refill_span = if quota.refill_per_sec > 0.0 {
+            (f64::from(quota.burst) / quota.refill_per_sec).ceil() as u64
+        } else {
+            86_400
+        };
+        let ttl = period.max(refill_span).saturating_add(60);
+        let mut connection = self.connection.clone();
+        let reply: Vec<i64> = QUOTA
+            .key(self.key("quota", key))
+            .arg(format!("{now:.3}"))
+            .arg(quota.burst)
+            .arg(quota.refill_per_sec)
+            .arg(cap)
+            .arg(period)
+            .arg(kind)
+            .arg(ttl)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(backend)?;
+        let [allowed, limit, remaining, reset, retry_after, cap_hit] = reply[..] else {
+            return Err(StoreError::Backend("unexpected quota reply".into()));
+        };
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        Ok(if allowed == 1 {
+            QuotaDecision::Allowed {
+                limit: n(limit),
+                remaining: n(remaining),
+                reset: n(reset),
+            }
+        } else {
+            QuotaDecision::Limited {
+                limit: n(limit),
+                retry_after: n(retry_after).max(1),
+                reset: n(reset),
+                cap: cap_hit == 1,
+            }
+        })
+    }
+}
+
+/// Shared usage counters: hour buckets per caller (`{prefix}use:{day}:{subject}`, fields
+/// `route \t method \t class \t hour`) and day totals per caller (`{prefix}tot:{day}`), kept
+/// 400 days. Fed in batches by [`RedisStore::flush_usage`].
+impl RedisStore {
+    /// Adds a batch of counts (from [`UsageMeter::take_pending`](crate::usage::UsageMeter::take_pending))
+    /// in one pipeline.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`]; the batch is then lost for Redis (it stays in the local
+    /// meter).
+    pub async fn flush_usage(&self, batch: &[crate::usage::UsageDelta]) -> StoreResult<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        const KEEP: i64 = 400 * 86_400;
+        let mut pipe = redis::pipe();
+        for delta in batch {
+            let day = delta.minute - delta.minute % 86_400;
+            let hour = delta.minute - delta.minute % 3600;
+            let usage_key = self.key("use", &format!("{day}:{}", delta.subject));
+            let field = format!(
+                "{}\t{}\t{}\t{hour}",
+                delta.route, delta.method, delta.status_class
+            );
+            let count = i64::try_from(delta.count).unwrap_or(i64::MAX);
+            pipe.hincr(&usage_key, field, count).ignore();
+            pipe.expire(&usage_key, KEEP).ignore();
+            let totals_key = self.key("tot", &day.to_string());
+            pipe.hincr(&totals_key, &delta.subject, count).ignore();
+            pipe.expire(&totals_key, KEEP).ignore();
+        }
+        let mut connection = self.connection.clone();
+        pipe.query_async::<()>(&mut connection)
+            .await
+            .map_err(backend)
+    }
+
+    /// Requests per caller on the UTC day starting at `day`, across every instance.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`].
+    pub async fn usage_totals(&self, day: u64) -> StoreResult<Vec<(String, u64)>> {
+        let mut connection = self.connection.clone();
+        let mut totals: Vec<(String, u64)> = connection
+            .hgetall(self.key("tot", &day.to_string()))
+            .await
+            .map_err(backend)?;
+        totals.sort();
+        Ok(totals)
+    }
+
+    /// One caller's hour buckets on the UTC day starting at `day`, across every instance.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`].
+    pub async fn usage_of(
+        &self,
+        subject: &str,
+        day: u64,
+    ) -> StoreResult<Vec<crate::usage::UsageRow>> {
+        let mut connection = self.connection.clone();
+        let fields: Vec<(String, u64)> = connection
+            .hgetall(self.key("use", &format!("{day}:{subject}")))
+            .await
+            .map_err(backend)?;
+        let mut rows: Vec<crate::usage::UsageRow> = fields
+            .into_iter()
+            .filter_map(|(field, count)| {
+                let mut parts = field.split('\t');
+                let (route, method, class, hour) =
+                    (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+                Some(crate::usage::UsageRow {
+                    subject: subject.to_owned(),
+                    route: route.to_owned(),
+                    method: method.to_owned(),
+                    status_class: format!("{class}xx"),
+                    granularity: crate::usage::Granularity::Hour,
+                    start: hour.parse().ok()?,
+                    count,
+                })
+            })
+            .collect();
+        rows.sort_by(|a, b| (a.start, &a.route, &a.method).cmp(&(b.start, &b.route, &b.method)));
+        Ok(rows)
+    }
+
+    /// Sends the meter's pending counts to Redis every `every`, in the background, until
+    /// the meter is dropped. A failed flush is logged and retried with the next batch's data
+    /// lost for Redis only (the local meter keeps its counts).
+    pub fn spawn_usage_flush(&self, meter: &Arc<crate::usage::UsageMeter>, every: Duration) {
+        let meter = Arc::downgrade(meter);
+        let store = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(meter) = meter.upgrade() else { return };
+                let batch = meter.take_pending();
+                drop(meter);
+                if let Err(error) = store.flush_usage(&batch).await {
+                    tracing::warn!(target: "authz_core::store", %error, lost = batch.len(), "usage flush to Redis failed");
+                }
+            }
+        });
+    }
+}
