@@ -47,6 +47,8 @@ TARGETS=(
     "hs256 valid, usage memory + quota|hs256|valid|--quota"
     "hs256 valid, cache, usage memory|hs256|valid|--cache --usage"
     "hs256 valid, cache, usage memory + quota|hs256|valid|--cache --quota"
+    "hs256 valid, usage redis|hs256|valid|--usage-redis"
+    "hs256 valid, usage redis + quota redis|hs256|valid|--quota-redis"
     "hs256 valid, revocation memory|hs256|valid|--revocation memory"
     "hs256 valid, revocation redis|hs256|valid|--revocation redis"
     "hs256 valid, revocation redis mirror|hs256|valid|--revocation redis-mirror"

@@ -12,6 +12,8 @@
 //!
 //! `--usage` adds the `UsageLayer` with the memory meter (counting only); `--quota` adds it with
 //! a quota that never refuses (counting, the limiter and the `RateLimit-*` headers).
+//! `--usage-redis`: counting, flushed to Redis once a second; `--quota-redis`: the same plus
+//! a quota spent in Redis on every request.
 //!
 //! `--revocation` asks a revocation store about every verified token (as `TokenService` does):
 //! the store holds 10 000 revoked `jti`s, none of them the benchmark token's. `redis` reads
@@ -28,7 +30,7 @@ use std::sync::Arc;
 use authz_axum::jwks::HttpFetcher;
 use authz_axum::remote::{RemoteKeySet, RemoteOptions};
 use authz_axum::store::{MemoryStore, RedisStore, RevocationQuery, RevocationStore, SqlStore};
-use authz_axum::usage::{Quota, Quotas, UsageLayer, UsageMeter};
+use authz_axum::usage::{FailMode, Quota, Quotas, UsageLayer, UsageMeter};
 use authz_axum::{
     Algorithm, AuthLayer, FixedClock, Issuer, KeySet, Principal, SigningKey, Verifier, require_auth,
 };
@@ -91,8 +93,38 @@ fn main() -> Result<(), String> {
                 }
             };
             let router = Router::new().route("/hello", get(guarded));
-            let usage = UsageLayer::new(Arc::new(UsageMeter::new()));
-            let router = if args.iter().any(|a| a == "--quota") {
+            let flag = |name: &str| args.iter().any(|a| a == name);
+            let redis_usage = flag("--usage-redis") || flag("--quota-redis");
+            let meter = Arc::new(if redis_usage {
+                UsageMeter::new().exporting()
+            } else {
+                UsageMeter::new()
+            });
+            let usage = UsageLayer::new(meter.clone());
+            let router = if redis_usage {
+                let url = std::env::var("AUTHZ_TEST_REDIS_URL")
+                    .unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
+                let redis = Arc::new(
+                    runtime
+                        .block_on(RedisStore::connect(
+                            &url,
+                            &format!("bench{}:", std::process::id()),
+                        ))
+                        .map_err(|e| e.to_string())?,
+                );
+                // Counters go to Redis in one pipeline a second.
+                runtime.block_on(async {
+                    redis.spawn_usage_flush(&meter, Duration::from_secs(1));
+                });
+                if flag("--quota-redis") {
+                    let quotas = Quotas::new()
+                        .for_authenticated(Quota::rate(u32::MAX, 1e12))
+                        .shared(redis, FailMode::Open, Duration::from_millis(100));
+                    router.layer(usage.with_quotas(quotas))
+                } else {
+                    router.layer(usage)
+                }
+            } else if args.iter().any(|a| a == "--quota") {
                 // Counting plus a quota that never refuses: the whole path, headers included.
                 let quotas = Quotas::new().for_authenticated(Quota::rate(u32::MAX, 1e12));
                 router.layer(usage.with_quotas(quotas))
