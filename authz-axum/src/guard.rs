@@ -41,7 +41,19 @@ impl<S: Send + Sync, T: GuardSpec> FromRequestParts<S> for Guard<T> {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let state = state(parts)?.clone();
-        let reject = |rejection| ExtractRejection::new(state.config.reject(rejection));
+        let route = parts
+            .extensions
+            .get::<axum::extract::MatchedPath>()
+            .cloned();
+        let reject = |rejection: AuthRejection| {
+            crate::auth::count(
+                "authz_denials_total",
+                "reason",
+                route.as_ref(),
+                rejection.code(),
+            );
+            ExtractRejection::new(state.config.reject(rejection))
+        };
         let Some(principal) = &state.principal else {
             return Err(reject(AuthRejection::MissingToken));
         };

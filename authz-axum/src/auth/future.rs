@@ -130,6 +130,13 @@ where
                     let mut service = service
                         .take()
                         .expect("ResponseFuture polled after completion");
+                    let outcome = if revoked { "token_revoked" } else { "accepted" };
+                    super::count(
+                        super::service::VERIFICATIONS,
+                        "outcome",
+                        request.extensions().get::<axum::extract::MatchedPath>(),
+                        outcome,
+                    );
                     if revoked {
                         let rejection = AuthRejection::InvalidToken(ErrorKind::Revoked);
                         Kind::Rejected {
@@ -154,6 +161,17 @@ where
                     let mut service = service
                         .take()
                         .expect("ResponseFuture polled after completion");
+                    let code = match &outcome {
+                        Ok(Some(_)) => "accepted",
+                        Ok(None) => "anonymous",
+                        Err(rejection) => rejection.code(),
+                    };
+                    super::count(
+                        super::service::VERIFICATIONS,
+                        "outcome",
+                        request.extensions().get::<axum::extract::MatchedPath>(),
+                        code,
+                    );
                     match outcome {
                         Ok(principal) => {
                             attach(&mut request, config, principal);

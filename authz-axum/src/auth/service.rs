@@ -12,6 +12,9 @@ use super::future::{ResponseFuture, attach};
 use super::layer::AuthConfig;
 use super::rejection::AuthRejection;
 use super::source;
+
+/// The metric of the layer's outcomes.
+pub(crate) const VERIFICATIONS: &str = "authz_verifications_total";
 use authz_core::policy::BoxFuture;
 use authz_core::remote::RemoteKeySet;
 use authz_core::{ErrorKind, Principal};
@@ -126,7 +129,15 @@ where
         };
         let principal = match outcome {
             Ok(principal) => principal,
-            Err(rejection) => return ResponseFuture::rejected(config.reject(rejection)),
+            Err(rejection) => {
+                super::count(
+                    VERIFICATIONS,
+                    "outcome",
+                    request.extensions().get::<axum::extract::MatchedPath>(),
+                    rejection.code(),
+                );
+                return ResponseFuture::rejected(config.reject(rejection));
+            }
         };
         match (&principal, &config.revocation) {
             (Some(p), Some(revocation)) => {
@@ -138,6 +149,17 @@ where
                 ResponseFuture::revoking(check, request, ready, config.clone())
             }
             _ => {
+                let outcome = if principal.is_some() {
+                    "accepted"
+                } else {
+                    "anonymous"
+                };
+                super::count(
+                    VERIFICATIONS,
+                    "outcome",
+                    request.extensions().get::<axum::extract::MatchedPath>(),
+                    outcome,
+                );
                 attach(&mut request, config, principal);
                 ResponseFuture::inner(self.inner.call(request))
             }
