@@ -19,6 +19,15 @@ pub trait GuardSpec: Send + Sync + 'static {
     /// The name of the app's policy function, if any (for messages).
     const POLICY: Option<&'static str> = None;
 
+    /// A per-handler quota (`quota = "30/min"`): the handler's own limiter and the quota,
+    /// spent per caller after the requirement and policy passed.
+    fn quota() -> Option<(
+        &'static authz_core::usage::QuotaLimiter,
+        authz_core::usage::Quota,
+    )> {
+        None
+    }
+
     /// The app's async policy (`policy = path::to::check`): gets the principal and the request
     /// parts. Runs after the requirement passed.
     fn policy<'a>(
@@ -71,6 +80,27 @@ impl<S: Send + Sync, T: GuardSpec> FromRequestParts<S> for Guard<T> {
             return Err(reject(AuthRejection::Forbidden(Denied::new(format!(
                 "policy = {name}"
             )))));
+        }
+        if let Some((limiter, quota)) = T::quota()
+            && let authz_core::usage::QuotaDecision::Limited {
+                limit,
+                retry_after,
+                reset,
+                cap,
+            } = limiter.check(principal.subject(), &quota, crate::usage::now())
+        {
+            crate::auth::count(
+                "authz_denials_total",
+                "reason",
+                route.as_ref(),
+                "rate_limited",
+            );
+            return Err(ExtractRejection::new(crate::usage::too_many(
+                limit,
+                retry_after,
+                reset,
+                cap,
+            )));
         }
         Ok(Guard(PhantomData))
     }

@@ -19,6 +19,7 @@ pub mod usage;
 pub mod __private {
     pub use crate::guard::{Guard, GuardSpec};
     pub use authz_core::serde_json;
+    pub use authz_core::usage::{Quota, QuotaLimiter};
     pub use authz_core::{Principal, Requirement};
     pub use http::request::Parts;
     pub use std::sync::LazyLock;

@@ -4,7 +4,8 @@
 //! that it runs after the token is verified). For every request it:
 //!
 //! 1. names the caller: the token's `sub`, or `anon:<client address>` (from axum's
-//!    `ConnectInfo`) for anonymous requests;
+//!    `ConnectInfo`) for anonymous requests; a token that names its OAuth client
+//!    (`client_id`, or `azp`) is also counted under `client:<id>`;
 //! 2. with [`Quotas`], takes one request from the caller's quota (per subject, else the first
 //!    matching role, else the authenticated default; anonymous callers have their own). Over
 //!    it → **429** with `Retry-After`, `RateLimit-Limit/Remaining/Reset` (IETF RateLimit
@@ -214,7 +215,7 @@ pub struct UsageService<S> {
     metering: Arc<Metering>,
 }
 
-fn now() -> f64 {
+pub(crate) fn now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
@@ -259,7 +260,7 @@ fn rate_headers(headers: &mut HeaderMap, limit: u64, remaining: u64, reset: u64)
     headers.insert(RATELIMIT_RESET.clone(), HeaderValue::from(reset));
 }
 
-fn too_many(limit: u64, retry_after: u64, reset: u64, cap: bool) -> Response {
+pub(crate) fn too_many(limit: u64, retry_after: u64, reset: u64, cap: bool) -> Response {
     let detail = if cap {
         format!("Quota exhausted for this period; try again in {retry_after} seconds")
     } else {
@@ -379,6 +380,43 @@ fn record(
     meter.record(caller, route, method.as_str(), status, now() as u64);
 }
 
+/// The OAuth client a token was issued to (`client_id`, RFC 9068 §2.2, or OIDC's `azp`).
+fn client_id(principal: &Principal) -> Option<String> {
+    static CLIENT_ID: std::sync::LazyLock<authz_core::ClaimPath> =
+        std::sync::LazyLock::new(|| authz_core::ClaimPath::new("client_id"));
+    static AZP: std::sync::LazyLock<authz_core::ClaimPath> =
+        std::sync::LazyLock::new(|| authz_core::ClaimPath::new("azp"));
+    [&*CLIENT_ID, &*AZP]
+        .into_iter()
+        .find_map(|path| match principal.claim(path) {
+            Some(serde_json::Value::String(id)) if !id.is_empty() => Some(id),
+            _ => None,
+        })
+}
+
+/// Counts the request for the caller, and for its client (`client:<id>`) when the token
+/// names one.
+fn record_done(done: &Done, status: u16) {
+    record(
+        &done.meter,
+        done.caller.name(),
+        done.route.as_ref(),
+        &done.method,
+        status,
+    );
+    if let Caller::Subject(principal) = &done.caller
+        && let Some(client) = client_id(principal)
+    {
+        record(
+            &done.meter,
+            &format!("client:{client}"),
+            done.route.as_ref(),
+            &done.method,
+            status,
+        );
+    }
+}
+
 /// What to count when the response arrives.
 #[derive(Debug)]
 struct Done {
@@ -420,13 +458,7 @@ pin_project! {
 
 impl<S: Service<Request<B>>, B> UsageFuture<S, B> {
     fn limited(done: Done, response: Response) -> Self {
-        record(
-            &done.meter,
-            done.caller.name(),
-            done.route.as_ref(),
-            &done.method,
-            response.status().as_u16(),
-        );
+        record_done(&done, response.status().as_u16());
         Self {
             kind: Kind::Limited {
                 response: Some(response),
@@ -452,13 +484,7 @@ where
                 KindProj::Inner { future, done } => {
                     let mut result = ready!(future.poll(cx));
                     if let (Ok(response), Some(done)) = (&mut result, done.take()) {
-                        record(
-                            &done.meter,
-                            done.caller.name(),
-                            done.route.as_ref(),
-                            &done.method,
-                            response.status().as_u16(),
-                        );
+                        record_done(&done, response.status().as_u16());
                         if let Some((limit, remaining, reset)) = done.limits {
                             rate_headers(response.headers_mut(), limit, remaining, reset);
                         }

@@ -70,7 +70,9 @@ async fn counts_are_exact_by_caller_route_method_and_class() {
     let base = start(meter.clone(), None, Arc::default()).await;
     let http = reqwest::Client::new();
     let alice = token("alice", &["user"]);
-    let bob = token("bob", &["user"]);
+    let bob = Issuer::new(key())
+        .issue(&json!({"sub": "bob", "roles": ["user"], "client_id": "mobile-app"}))
+        .unwrap();
     for (who, method, path) in [
         (Some(&alice), "GET", "/posts/1"),
         (Some(&alice), "GET", "/posts/2"),
@@ -106,6 +108,11 @@ async fn counts_are_exact_by_caller_route_method_and_class() {
         summary("bob"),
         [("/posts/{id}".into(), "GET".into(), "2xx".into(), 1)]
     );
+    // Bob's token names its OAuth client: counted for the client too.
+    assert_eq!(
+        summary("client:mobile-app"),
+        [("/posts/{id}".into(), "GET".into(), "2xx".into(), 1)]
+    );
     assert_eq!(
         summary("anon:127.0.0.1"),
         [("/posts/{id}".into(), "GET".into(), "2xx".into(), 2)]
@@ -115,7 +122,8 @@ async fn counts_are_exact_by_caller_route_method_and_class() {
         [
             ("alice".into(), 5),
             ("anon:127.0.0.1".into(), 2),
-            ("bob".into(), 1)
+            ("bob".into(), 1),
+            ("client:mobile-app".into(), 1)
         ]
     );
 }

@@ -8,7 +8,7 @@ use syn::{Ident, Lit, LitStr, Path, Token, bracketed, parenthesized};
 
 /// Every key, for "unknown key" messages.
 const KEYS: &str =
-    "role, roles, scope, scopes, permission, permissions, claim, any, all, not, policy";
+    "role, roles, scope, scopes, permission, permissions, claim, any, all, not, policy, quota";
 
 /// One requirement, as written.
 pub(crate) enum Item {
@@ -22,6 +22,8 @@ pub(crate) enum Item {
     All(Vec<Item>),
     Not(Box<Item>),
     Policy(Path),
+    /// `quota = "30/min"`: requests allowed per caller and the period in seconds.
+    Quota(LitStr, u32, u64),
 }
 
 /// The whole attribute: items that must all hold.
@@ -41,6 +43,7 @@ impl Parse for RequireAuthArgs {
             if seen.iter().any(|(k, _)| *k == key) {
                 let hint = match key.as_str() {
                     "policy" => "one policy per handler; combine checks inside it".to_owned(),
+                    "quota" => "one quota per handler".to_owned(),
                     _ => format!("use `{key}s(all = [...])` or `any(...)` to name several"),
                 };
                 let error =
@@ -68,6 +71,7 @@ impl Item {
             Self::Role(l) => Some(("role".to_owned(), l.span())),
             Self::Scope(l) => Some(("scope".to_owned(), l.span())),
             Self::Permission(l) => Some(("permission".to_owned(), l.span())),
+            Self::Quota(l, ..) => Some(("quota".to_owned(), l.span())),
             Self::Policy(p) => Some((
                 "policy".to_owned(),
                 p.segments
@@ -192,10 +196,35 @@ impl Parse for Item {
                 input.parse::<Token![=]>()?;
                 Ok(Self::Policy(input.parse()?))
             }
+            "quota" => {
+                input.parse::<Token![=]>()?;
+                let lit: LitStr = input.parse()?;
+                let (count, seconds) = parse_quota(&lit.value()).ok_or_else(|| {
+                    syn::Error::new(
+                        lit.span(),
+                        "a quota is \"<requests>/<period>\" with a period of sec, min, hour or day, e.g. \"30/min\"",
+                    )
+                })?;
+                Ok(Self::Quota(lit, count, seconds))
+            }
             _ => Err(syn::Error::new(
                 key.span(),
                 format!("unknown key `{name}`; valid keys: {KEYS}"),
             )),
         }
     }
+}
+
+/// `"30/min"` → (30, 60).
+fn parse_quota(text: &str) -> Option<(u32, u64)> {
+    let (count, period) = text.split_once('/')?;
+    let count: u32 = count.trim().parse().ok().filter(|n| *n > 0)?;
+    let seconds = match period.trim() {
+        "s" | "sec" | "second" => 1,
+        "m" | "min" | "minute" => 60,
+        "h" | "hour" => 3600,
+        "d" | "day" => 86_400,
+        _ => return None,
+    };
+    Some((count, seconds))
 }

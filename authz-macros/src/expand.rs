@@ -50,6 +50,12 @@ fn requirement(item: &Item) -> syn::Result<TokenStream> {
                 "`policy` is only allowed at the top level of `#[require_auth(...)]`",
             ));
         }
+        Item::Quota(lit, ..) => {
+            return Err(syn::Error::new(
+                lit.span(),
+                "`quota` is only allowed at the top level of `#[require_auth(...)]`",
+            ));
+        }
     })
 }
 
@@ -69,13 +75,26 @@ pub(crate) fn expand(args: RequireAuthArgs, mut item: ItemFn) -> syn::Result<Tok
 
     let p = private();
     let mut policy = None;
+    let mut quota = None;
     let mut requirements = Vec::new();
     for it in args.items {
         match it {
             Item::Policy(path) => policy = Some(path),
+            Item::Quota(lit, count, seconds) => quota = Some((lit, count, seconds)),
             other => requirements.push(requirement(&other)?),
         }
     }
+    let quota = quota.map(|(lit, count, seconds)| {
+        quote_spanned! {lit.span()=>
+            fn quota() -> ::core::option::Option<(&'static #p::QuotaLimiter, #p::Quota)> {
+                static LIMITER: #p::LazyLock<#p::QuotaLimiter> = #p::LazyLock::new(#p::QuotaLimiter::new);
+                ::core::option::Option::Some((
+                    &*LIMITER,
+                    #p::Quota::rate(#count, #count as f64 / #seconds as f64),
+                ))
+            }
+        }
+    });
     let requirement = match requirements.len() {
         0 => quote!(::core::option::Option::None),
         len => {
@@ -118,6 +137,7 @@ pub(crate) fn expand(args: RequireAuthArgs, mut item: ItemFn) -> syn::Result<Tok
                 #requirement
             }
             #policy
+            #quota
         }
 
         #item

@@ -70,6 +70,18 @@ use proc_macro::TokenStream;
 /// async fn profile() -> &'static str { "yours" }
 /// ```
 ///
+/// # `quota = "N/sec|min|hour|day"`
+///
+/// A token bucket per caller (`sub`) for this handler, spent after the requirement and the
+/// policy passed: over it, 429 with `Retry-After` and `RateLimit-*`. Per process; see
+/// `authz_axum::usage` for quotas shared through Redis.
+///
+/// ```
+/// # use authz_axum::require_auth;
+/// #[require_auth(role = "user", quota = "30/min")]
+/// async fn search() -> &'static str { "results" }
+/// ```
+///
 /// # Errors at compile time
 ///
 /// ```compile_fail

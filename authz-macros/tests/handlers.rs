@@ -141,6 +141,12 @@ fn token(claims: Value) -> String {
     Issuer::new(key()).issue(&claims).unwrap()
 }
 
+/// Three requests a minute per caller, beside the role check.
+#[require_auth(role = "user", quota = "3/min")]
+async fn limited() -> &'static str {
+    "limited"
+}
+
 fn app() -> Router {
     let verifier = Verifier::builder(KeySet::single(key().verifying_key()))
         .build()
@@ -161,6 +167,7 @@ fn app() -> Router {
         .route("/perm", get(permission_and_claim))
         .route("/nested", get(nested))
         .route("/profile/{name}", get(profile))
+        .route("/limited", get(limited))
         .with_state(AppState { greeting: "hello" })
         .layer(AuthLayer::new(verifier))
 }
@@ -447,4 +454,30 @@ async fn a_guarded_handler_without_the_layer_fails_closed() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+#[tokio::test]
+async fn a_quota_beside_require_auth_limits_each_caller() {
+    let carol = token(json!({"sub": "carol-quota", "roles": ["user"]}));
+    let dave = token(json!({"sub": "dave-quota", "roles": ["user"]}));
+    for _ in 0..3 {
+        assert_eq!(
+            call("GET", "/limited", Some(&carol), None).await.0,
+            StatusCode::OK
+        );
+    }
+    let (status, body, _) = call("GET", "/limited", Some(&carol), None).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["code"], "rate_limited");
+    // Another caller has their own quota; the role check still comes first.
+    assert_eq!(
+        call("GET", "/limited", Some(&dave), None).await.0,
+        StatusCode::OK
+    );
+    let guest = token(json!({"sub": "erin-quota", "roles": ["guest"]}));
+    assert_eq!(
+        call("GET", "/limited", Some(&guest), None).await.0,
+        StatusCode::FORBIDDEN
+    );
 }

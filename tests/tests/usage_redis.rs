@@ -180,3 +180,100 @@ async fn a_store_outage_fails_open_or_closed_as_chosen_never_500_never_hanging()
         }
     }
 }
+
+/// A real outage: a redis-server of the test's own, killed mid-run.
+#[tokio::test]
+async fn a_real_redis_outage_fails_as_chosen() {
+    let Some(_) = redis_url() else { return };
+    let Ok(binary) = which_redis_server() else {
+        assert!(
+            std::env::var("AUTHZ_REQUIRE_SERVICES").as_deref() != Ok("1"),
+            "redis-server is not on PATH but AUTHZ_REQUIRE_SERVICES=1"
+        );
+        return;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new(binary)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("redis://127.0.0.1:{port}/");
+    let mut store = None;
+    for _ in 0..50 {
+        if let Ok(s) = RedisStore::connect(&url, "outage:").await {
+            store = Some(Arc::new(s));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let store = store.expect("the test's redis-server started");
+    let token = Issuer::new(key()).issue(&json!({"sub": "erin"})).unwrap();
+    let http = reqwest::Client::new();
+    let open = instance(
+        Arc::new(UsageMeter::new()),
+        Quotas::new()
+            .for_authenticated(Quota::rate(100, 0.0))
+            .shared(store.clone(), FailMode::Open, Duration::from_millis(200)),
+    )
+    .await;
+    let closed = instance(
+        Arc::new(UsageMeter::new()),
+        Quotas::new()
+            .for_authenticated(Quota::rate(100, 0.0))
+            .shared(store, FailMode::Closed, Duration::from_millis(200)),
+    )
+    .await;
+    let get = |base: String| {
+        let (http, token) = (http.clone(), token.clone());
+        async move {
+            let started = Instant::now();
+            let response = http
+                .get(format!("{base}/items/1"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), started.elapsed())
+        }
+    };
+    assert_eq!(get(open.clone()).await.0, 200);
+    assert_eq!(get(closed.clone()).await.0, 200);
+
+    server.kill().unwrap();
+    server.wait().unwrap();
+    for _ in 0..3 {
+        let (status, took) = get(open.clone()).await;
+        assert_eq!(status, 200, "fail open");
+        assert!(took < Duration::from_secs(2));
+        let (status, took) = get(closed.clone()).await;
+        assert_eq!(status, 503, "fail closed");
+        assert!(took < Duration::from_secs(2));
+    }
+}
+
+fn which_redis_server() -> Result<std::path::PathBuf, ()> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .chain([
+            std::path::PathBuf::from("/usr/bin"),
+            std::path::PathBuf::from("/usr/sbin"),
+        ])
+        .map(|dir| dir.join("redis-server"))
+        .find(|path| path.is_file())
+        .ok_or(())
+}

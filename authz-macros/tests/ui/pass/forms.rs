@@ -27,6 +27,11 @@ async fn nested(Path(id): Path<u32>, State(name): State<&'static str>) -> String
     format!("{name} {id}")
 }
 
+#[require_auth(role = "user", quota = "30/min")]
+async fn limited() -> &'static str {
+    "limited"
+}
+
 #[require_auth(role = "admin")]
 async fn generic<T: Default + std::fmt::Debug + Send + 'static>() -> String {
     format!("{:?}", T::default())
@@ -40,5 +45,6 @@ fn main() {
         .route("/claims", get(claims))
         .route("/nested/{id}", get(nested))
         .route("/generic", get(generic::<u8>))
+        .route("/limited", get(limited))
         .with_state("app");
 }
