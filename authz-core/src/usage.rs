@@ -292,14 +292,13 @@ impl UsageMeter {
             class,
         };
         let subjects = &mut state.subjects;
-        if !subjects.contains_key(subject)
-            && subjects.len() >= self.max_subjects
-            && let Some(oldest) = subjects
-                .iter()
-                .min_by_key(|(_, usage)| usage.last_seen)
-                .map(|(name, _)| name.clone())
-        {
-            subjects.remove(&oldest);
+        if !subjects.contains_key(subject) && subjects.len() >= self.max_subjects {
+            // Full: forget the least recently seen tenth in one pass, so that a stream of new
+            // callers (e.g. anonymous addresses) costs one scan per tenth, not one per caller.
+            let mut seen: Vec<u64> = subjects.values().map(|u| u.last_seen).collect();
+            let cut = seen.len() / 10;
+            let (_, &mut threshold, _) = seen.select_nth_unstable(cut);
+            subjects.retain(|_, usage| usage.last_seen > threshold);
         }
         let usage = match subjects.get_mut(subject) {
             Some(usage) => usage,
@@ -520,8 +519,15 @@ impl QuotaLimiter {
         let burst = f64::from(quota.burst);
         let mut buckets = lock(&self.buckets);
         if !buckets.contains_key(key) && buckets.len() >= self.max_keys {
-            // Full buckets carry no state worth keeping.
+            // Full: drop full buckets (they carry no state), then, if still full, the least
+            // recently used half, in one pass each.
             buckets.retain(|_, b| b.tokens < burst);
+            if buckets.len() >= self.max_keys {
+                let mut updated: Vec<f64> = buckets.values().map(|b| b.updated).collect();
+                let half = updated.len() / 2;
+                let (_, &mut threshold, _) = updated.select_nth_unstable_by(half, f64::total_cmp);
+                buckets.retain(|_, b| b.updated > threshold);
+            }
         }
         let bucket = match buckets.get_mut(key) {
             Some(bucket) => bucket,
@@ -638,6 +644,19 @@ mod tests {
             .map(|(s, _)| s)
             .collect();
         assert_eq!(subjects, ["b", "c"]);
+    }
+
+    #[test]
+    fn bounded_limiter() {
+        let limiter = QuotaLimiter {
+            buckets: Mutex::new(HashMap::new()),
+            max_keys: 10,
+        };
+        let quota = Quota::rate(5, 0.0);
+        for i in 0..1000 {
+            let _ = limiter.check(&format!("k{i}"), &quota, f64::from(i));
+        }
+        assert!(lock(&limiter.buckets).len() <= 10);
     }
 
     #[test]
