@@ -3,9 +3,12 @@
 //! Put it **inside** the [`AuthLayer`](crate::AuthLayer) (add it first with `Router::layer`, so
 //! that it runs after the token is verified). For every request it:
 //!
-//! 1. names the caller: the token's `sub`, or `anon:<client address>` (from axum's
-//!    `ConnectInfo`) for anonymous requests; a token that names its OAuth client
-//!    (`client_id`, or `azp`) is also counted under `client:<id>`;
+//! 1. names the caller: the token's `sub`, or `anon:<address>` for anonymous requests (the
+//!    IPv4 address or the IPv6 /64, from axum's `ConnectInfo`; without it the anonymous quota
+//!    is skipped, with a warning, rather than shared by everyone). A token that names its
+//!    OAuth client (`client_id`, or `azp`) is also counted under `client:<id>`; a `sub` that
+//!    looks like one of these names is counted as `sub:<sub>`. Methods other than the
+//!    standard ones count as `OTHER`;
 //! 2. with [`Quotas`], takes one request from the caller's quota (per subject, else the first
 //!    matching role, else the authenticated default; anonymous callers have their own). Over
 //!    it → **429** with `Retry-After`, `RateLimit-Limit/Remaining/Reset` (IETF RateLimit
@@ -37,7 +40,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -215,6 +218,23 @@ pub struct UsageService<S> {
     metering: Arc<Metering>,
 }
 
+/// Without `ConnectInfo` every anonymous caller would share one bucket, so that one client
+/// could have all anonymous traffic refused: the anonymous quota is skipped then, with a
+/// warning (once).
+fn unknown_address(caller: &Caller) -> bool {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    if !caller.is_unknown() {
+        return false;
+    }
+    WARNED.call_once(|| {
+        tracing::warn!(
+            target: "authz_axum::usage",
+            "anonymous quota skipped: no client address (serve with into_make_service_with_connect_info)"
+        );
+    });
+    true
+}
+
 pub(crate) fn now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -232,14 +252,24 @@ enum Caller {
 impl Caller {
     fn of<B>(request: &Request<B>, principal: Option<&Principal>) -> Self {
         match principal {
+            // A `sub` that looks like one of our own names gets a prefix, so that no token
+            // can spend an address's or a client's quota, or add to its counts.
+            Some(principal) if reserved(principal.subject()) => {
+                Self::Anonymous(format!("sub:{}", principal.subject()))
+            }
             Some(principal) => Self::Subject(principal.clone()),
             None => Self::Anonymous(
                 match request.extensions().get::<ConnectInfo<SocketAddr>>() {
-                    Some(ConnectInfo(addr)) => format!("anon:{}", addr.ip()),
+                    Some(ConnectInfo(addr)) => format!("anon:{}", network_of(addr.ip())),
                     None => "anon:unknown".to_owned(),
                 },
             ),
         }
+    }
+
+    /// Whether this is the one bucket of every anonymous caller without an address.
+    fn is_unknown(&self) -> bool {
+        matches!(self, Self::Anonymous(name) if name == "anon:unknown")
     }
 
     fn name(&self) -> &str {
@@ -247,6 +277,44 @@ impl Caller {
             Self::Subject(principal) => principal.subject(),
             Self::Anonymous(name) => name,
         }
+    }
+}
+
+fn reserved(subject: &str) -> bool {
+    ["anon:", "client:", "sub:"]
+        .iter()
+        .any(|prefix| subject.starts_with(prefix))
+}
+
+/// The unit an anonymous caller is counted by: its IPv4 address, or its IPv6 /64 (one
+/// customer's allocation: per address, a client could rotate through billions).
+fn network_of(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+/// Standard methods as they are; anything else as `OTHER` (a client must not be able to
+/// mint new counters with made-up methods).
+fn method_name(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
     }
 }
 
@@ -323,6 +391,7 @@ where
         };
         if let Some(quotas) = &self.metering.quotas
             && let Some(quota) = quotas.quota_for(principal)
+            && !unknown_address(&done.caller)
         {
             if let Some(shared) = &quotas.shared {
                 // The slow path: one round trip to the shared store, bounded by its timeout.
@@ -377,7 +446,7 @@ fn record(
     status: u16,
 ) {
     let route = route.map_or("(unmatched)", MatchedPath::as_str);
-    meter.record(caller, route, method.as_str(), status, now() as u64);
+    meter.record(caller, route, method_name(method), status, now() as u64);
 }
 
 /// The OAuth client a token was issued to (`client_id`, RFC 9068 §2.2, or OIDC's `azp`).

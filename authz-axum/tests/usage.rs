@@ -108,7 +108,8 @@ async fn counts_are_exact_by_caller_route_method_and_class() {
         summary("bob"),
         [("/posts/{id}".into(), "GET".into(), "2xx".into(), 1)]
     );
-    // Bob's token names its OAuth client: counted for the client too.
+    // Bob's token names its OAuth client: counted for the client too (not in the totals,
+    // which count callers).
     assert_eq!(
         summary("client:mobile-app"),
         [("/posts/{id}".into(), "GET".into(), "2xx".into(), 1)]
@@ -123,7 +124,6 @@ async fn counts_are_exact_by_caller_route_method_and_class() {
             ("alice".into(), 5),
             ("anon:127.0.0.1".into(), 2),
             ("bob".into(), 1),
-            ("client:mobile-app".into(), 1)
         ]
     );
 }
@@ -207,4 +207,73 @@ async fn roles_subjects_and_anonymous_callers_have_their_own_quotas() {
     assert_eq!(count_ok(None).await, 2);
     // Another user has a fresh quota.
     assert_eq!(count_ok(Some(token("user-2", &["user"]))).await, 1);
+}
+
+#[tokio::test]
+async fn made_up_methods_and_reserved_subjects_mint_nothing() {
+    let meter = Arc::new(UsageMeter::new());
+    let quotas = Quotas::new()
+        .for_authenticated(Quota::rate(100, 0.0))
+        .for_anonymous(Quota::rate(2, 0.0));
+    let base = start(meter.clone(), Some(quotas), Arc::default()).await;
+    let http = reqwest::Client::new();
+    for method in ["QWERTY1", "QWERTY2", "QWERTY3"] {
+        http.request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            format!("{base}/posts/1"),
+        )
+        .bearer_auth(token("alice", &["user"]))
+        .send()
+        .await
+        .unwrap();
+    }
+    let methods: Vec<String> = meter
+        .usage(Some("alice"), Granularity::Day, 0, u64::MAX)
+        .into_iter()
+        .map(|r| r.method)
+        .collect();
+    assert_eq!(
+        methods,
+        ["OTHER"],
+        "one counter, not one per made-up method"
+    );
+
+    // A token whose sub imitates an anonymous address spends its own quota, not the address's.
+    let imitator = token("anon:127.0.0.1", &["user"]);
+    for _ in 0..5 {
+        http.get(format!("{base}/posts/1"))
+            .bearer_auth(&imitator)
+            .send()
+            .await
+            .unwrap();
+    }
+    let anonymous_ok = {
+        let mut ok = 0;
+        for _ in 0..2 {
+            if http
+                .get(format!("{base}/posts/1"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                == 200
+            {
+                ok += 1;
+            }
+        }
+        ok
+    };
+    assert_eq!(
+        anonymous_ok, 2,
+        "the real address still has its whole quota"
+    );
+    let subjects: Vec<String> = meter
+        .totals(0, u64::MAX)
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    assert!(
+        subjects.contains(&"sub:anon:127.0.0.1".to_owned()),
+        "{subjects:?}"
+    );
 }

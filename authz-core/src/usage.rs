@@ -115,6 +115,8 @@ impl Interner {
 struct Meter {
     subjects: HashMap<String, SubjectUsage>,
     strings: Interner,
+    /// Pending counts of evicted subjects, and failed flushes put back.
+    queued: Vec<UsageDelta>,
 }
 
 /// A small fast hasher for keys made of our own ids and times (no caller-chosen bytes).
@@ -252,21 +254,27 @@ impl UsageMeter {
             .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Meter { subjects, strings } = &mut *state;
-        let mut out = Vec::new();
+        let Meter {
+            subjects,
+            strings,
+            queued,
+        } = &mut *state;
+        let mut out = std::mem::take(queued);
         for (subject, usage) in subjects.iter_mut() {
             for ((series, minute), count) in usage.pending.drain() {
-                out.push(UsageDelta {
-                    subject: subject.clone(),
-                    route: strings.name(series.route).to_owned(),
-                    method: strings.name(series.method).to_owned(),
-                    status_class: series.class,
-                    minute,
-                    count,
-                });
+                out.push(delta(strings, subject, series, minute, count));
             }
         }
         out
+    }
+
+    /// Puts back a batch that could not be exported (a failed flush), to go with the next.
+    /// At most 100 000 deltas wait; beyond that the oldest are dropped.
+    pub fn requeue(&self, batch: Vec<UsageDelta>) {
+        let mut state = lock(&self.state);
+        state.queued.extend(batch);
+        let excess = state.queued.len().saturating_sub(100_000);
+        state.queued.drain(..excess);
     }
 
     /// Counts one request.
@@ -286,19 +294,33 @@ impl UsageMeter {
     ) {
         let class = u8::try_from((status / 100).clamp(1, 5)).unwrap_or(5);
         let mut state = lock(&self.state);
+        let Meter {
+            subjects,
+            strings,
+            queued,
+        } = &mut *state;
         let series = Series {
-            route: state.strings.id(route),
-            method: state.strings.id(method),
+            route: strings.id(route),
+            method: strings.id(method),
             class,
         };
-        let subjects = &mut state.subjects;
         if !subjects.contains_key(subject) && subjects.len() >= self.max_subjects {
             // Full: forget the least recently seen tenth in one pass, so that a stream of new
             // callers (e.g. anonymous addresses) costs one scan per tenth, not one per caller.
             let mut seen: Vec<u64> = subjects.values().map(|u| u.last_seen).collect();
             let cut = seen.len() / 10;
             let (_, &mut threshold, _) = seen.select_nth_unstable(cut);
-            subjects.retain(|_, usage| usage.last_seen > threshold);
+            let strings = &*strings;
+            subjects.retain(|name, usage| {
+                if usage.last_seen > threshold {
+                    return true;
+                }
+                // Counts not exported yet leave with their subject's buckets, not into the void.
+                for (&(series, minute), &count) in &usage.pending {
+                    queued.push(delta(strings, name, series, minute, count));
+                }
+                false
+            });
         }
         let usage = match subjects.get_mut(subject) {
             Some(usage) => usage,
@@ -358,15 +380,30 @@ impl UsageMeter {
         rows
     }
 
-    /// Requests per subject whose bucket starts in `from..to` (day buckets).
+    /// Requests per caller whose bucket starts in `from..to` (day buckets). OAuth clients'
+    /// rows (`client:<id>`, counted beside their users) are left out.
     pub fn totals(&self, from: u64, to: u64) -> Vec<(String, u64)> {
         let mut totals: HashMap<String, u64> = HashMap::new();
         for row in self.usage(None, Granularity::Day, from, to) {
+            if row.subject.starts_with("client:") {
+                continue;
+            }
             *totals.entry(row.subject).or_insert(0) += row.count;
         }
         let mut totals: Vec<_> = totals.into_iter().collect();
         totals.sort();
         totals
+    }
+}
+
+fn delta(strings: &Interner, subject: &str, series: Series, minute: u64, count: u64) -> UsageDelta {
+    UsageDelta {
+        subject: subject.to_owned(),
+        route: strings.name(series.route).to_owned(),
+        method: strings.name(series.method).to_owned(),
+        status_class: series.class,
+        minute,
+        count,
     }
 }
 
@@ -490,6 +527,8 @@ struct Bucket {
     updated: f64,
     period_start: u64,
     period_used: u64,
+    /// The bucket's own burst (callers have different quotas).
+    burst: f64,
 }
 
 /// Enforces [`Quota`]s by key (a subject or `anon:<address>`). See the [module docs](self).
@@ -521,7 +560,8 @@ impl QuotaLimiter {
         if !buckets.contains_key(key) && buckets.len() >= self.max_keys {
             // Full: drop full buckets (they carry no state), then, if still full, the least
             // recently used half, in one pass each.
-            buckets.retain(|_, b| b.tokens < burst);
+            // A full bucket with nothing spent in its period carries no state.
+            buckets.retain(|_, b| b.tokens < b.burst || b.period_used > 0);
             if buckets.len() >= self.max_keys {
                 let mut updated: Vec<f64> = buckets.values().map(|b| b.updated).collect();
                 let half = updated.len() / 2;
@@ -536,8 +576,10 @@ impl QuotaLimiter {
                 updated: now,
                 period_start: now as u64,
                 period_used: 0,
+                burst,
             }),
         };
+        bucket.burst = burst;
         let elapsed = (now - bucket.updated).max(0.0);
         bucket.tokens = (bucket.tokens + elapsed * quota.refill_per_sec).min(burst);
         bucket.updated = now;
@@ -545,7 +587,8 @@ impl QuotaLimiter {
             if quota.refill_per_sec > 0.0 {
                 (missing / quota.refill_per_sec).ceil() as u64
             } else {
-                u64::MAX / 2
+                // A burst-only quota never refills: say "a day", as the Redis store does.
+                86_400
             }
         };
         if let Some((period, cap)) = quota.cap {
@@ -588,9 +631,12 @@ impl QuotaLimiter {
         }
         bucket.tokens -= 1.0;
         bucket.period_used += 1;
+        let cap_left = quota
+            .cap
+            .map_or(u64::MAX, |(_, cap)| cap.saturating_sub(bucket.period_used));
         QuotaDecision::Allowed {
             limit: u64::from(quota.burst),
-            remaining: bucket.tokens.floor() as u64,
+            remaining: (bucket.tokens.floor() as u64).min(cap_left),
             reset: refill_time(burst - bucket.tokens),
         }
     }

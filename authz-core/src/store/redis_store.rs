@@ -475,7 +475,9 @@ impl crate::assertion::ReplayStore for RedisStore {
 /// burst, refill per s, cap (-1: none), period seconds, period kind (0 day, 1 month), TTL.
 /// Returns {allowed, limit, remaining, reset, retry_after, cap_hit}.
 const QUOTA_SCRIPT: &str = r"
-local now = tonumber(ARGV[1])
+-- Redis's clock, not the caller's: instances with skewed clocks must not mint tokens.
+local time = redis.call('TIME')
+local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
 local burst = tonumber(ARGV[2])
 local refill = tonumber(ARGV[3])
 local cap = tonumber(ARGV[4])
@@ -553,7 +555,11 @@ impl crate::usage::QuotaStore for RedisStore {
         } else {
             86_400
         };
-        let ttl = period.max(refill_span).saturating_add(60);
+        let ttl = match quota.cap {
+            Some(_) => period.max(refill_span),
+            None => refill_span,
+        }
+        .saturating_add(60);
         let mut connection = self.connection.clone();
         let reply: Vec<i64> = QUOTA
             .key(self.key("quota", key))
@@ -605,6 +611,8 @@ impl RedisStore {
         }
         const KEEP: i64 = 400 * 86_400;
         let mut pipe = redis::pipe();
+        // MULTI/EXEC: a batch lands whole or not at all (then it is put back and retried).
+        pipe.atomic();
         for delta in batch {
             let day = delta.minute - delta.minute % 86_400;
             let hour = delta.minute - delta.minute % 3600;
@@ -678,8 +686,8 @@ impl RedisStore {
     }
 
     /// Sends the meter's pending counts to Redis every `every`, in the background, until
-    /// the meter is dropped. A failed flush is logged and retried with the next batch's data
-    /// lost for Redis only (the local meter keeps its counts).
+    /// the meter is dropped. A failed flush is logged and its batch put back to go with the
+    /// next one (at most 100 000 deltas wait).
     pub fn spawn_usage_flush(&self, meter: &Arc<crate::usage::UsageMeter>, every: Duration) {
         let meter = Arc::downgrade(meter);
         let store = self.clone();
@@ -688,10 +696,11 @@ impl RedisStore {
                 tokio::time::sleep(every).await;
                 let Some(meter) = meter.upgrade() else { return };
                 let batch = meter.take_pending();
-                drop(meter);
                 if let Err(error) = store.flush_usage(&batch).await {
-                    tracing::warn!(target: "authz_core::store", %error, lost = batch.len(), "usage flush to Redis failed");
+                    tracing::warn!(target: "authz_core::store", %error, deltas = batch.len(), "usage flush to Redis failed; retrying with the next batch");
+                    meter.requeue(batch);
                 }
+                drop(meter);
             }
         });
     }
