@@ -33,6 +33,13 @@ pub use auth::{
 pub use authz_core::*;
 pub use authz_macros::require_auth;
 
+/// Takes the service that `poll_ready` made ready, leaving a clone in its place, for a future
+/// that calls it later (tower's rule: the ready instance is the one to call).
+pub(crate) fn take_ready<S: Clone>(service: &mut S) -> S {
+    let clone = service.clone();
+    std::mem::replace(service, clone)
+}
+
 /// The framework-independent core, by name.
 pub use authz_core as core;
 

@@ -403,8 +403,7 @@ where
                         _ => None,
                     }
                 });
-                let clone = self.inner.clone();
-                let ready = std::mem::replace(&mut self.inner, clone);
+                let ready = crate::take_ready(&mut self.inner);
                 return UsageFuture {
                     kind: Kind::Checking {
                         check,

@@ -136,21 +136,6 @@ impl fmt::Debug for ClientAssertions {
     }
 }
 
-#[derive(Clone)]
-struct ClockRef(Arc<dyn Clock>);
-
-impl fmt::Debug for ClockRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl Clock for ClockRef {
-    fn now(&self) -> std::time::SystemTime {
-        self.0.now()
-    }
-}
-
 impl ClientAssertions {
     /// Assertions for `audience` (this server's identifier), with keys from `keys` and
     /// single use enforced by `replay`.
@@ -217,7 +202,7 @@ impl ClientAssertions {
             .with_required_claims(["jti"])
             .with_max_lifetime(self.max_lifetime)
             .with_leeway(self.leeway)
-            .with_clock(ClockRef(self.clock.clone()))
+            .with_clock(self.clock.clone())
             .build()
             .map_err(|e| AssertionError::Unavailable(e.to_string()))?;
         let principal = verifier

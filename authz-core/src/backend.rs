@@ -240,6 +240,15 @@ fn refused(public: &crate::key::Public) -> KeyError {
 }
 
 /// Fills `buf` from the operating system's CSPRNG.
+/// `len` random bytes (at most 64), base64url without padding.
+pub(crate) fn random_b64url(len: usize) -> Result<String, KeyError> {
+    use base64::Engine as _;
+    let mut buf = [0u8; 64];
+    let buf = &mut buf[..len.min(64)];
+    random_bytes(buf)?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf))
+}
+
 pub(crate) fn random_bytes(buf: &mut [u8]) -> Result<(), KeyError> {
     getrandom::fill(buf).map_err(|e| KeyError::Backend(e.to_string()))
 }

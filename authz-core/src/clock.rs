@@ -79,6 +79,13 @@ impl Clock for FixedClock {
     }
 }
 
+/// A shared clock is a clock: one `Arc<dyn Clock>` can be handed to several builders.
+impl Clock for Arc<dyn Clock> {
+    fn now(&self) -> SystemTime {
+        (**self).now()
+    }
+}
+
 fn micros_since_epoch(time: SystemTime) -> u64 {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
@@ -89,4 +96,17 @@ pub(crate) fn unix_seconds(time: SystemTime) -> f64 {
     time.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
+}
+
+/// Whole seconds since the Unix epoch on `clock`.
+pub(crate) fn unix_secs(clock: &dyn Clock) -> u64 {
+    unix_seconds(clock.now()).floor() as u64
+}
+
+/// Locks a mutex, recovering it if a panic poisoned it: the maps behind our mutexes hold
+/// counters and caches, never state that a half-done update could make unsafe to read.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -195,7 +195,5 @@ impl Issuer {
 
 /// A fresh token id: 128 random bits, base64url.
 fn new_jti() -> Result<String> {
-    let mut bytes = [0u8; 16];
-    backend::random_bytes(&mut bytes).map_err(|_| ErrorKind::Signing)?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
+    Ok(backend::random_b64url(16).map_err(|_| ErrorKind::Signing)?)
 }

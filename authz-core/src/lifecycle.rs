@@ -55,12 +55,10 @@ use std::net::IpAddr;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
-use crate::clock::{Clock, SystemClock, unix_seconds};
+use crate::clock::{Clock, SystemClock, unix_secs};
 use crate::error::KeyError;
 use crate::password::{MAX_PASSWORD_BYTES, PasswordError, Passwords, Verified};
 use crate::store::{
@@ -74,11 +72,6 @@ pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 /// The prefix of refresh tokens.
 pub const REFRESH_TOKEN_PREFIX: &str = "rt.";
 const REFRESH_TOKEN_LEN: usize = 3 + 43;
-
-/// The current Unix time in whole seconds.
-pub(crate) fn unix_now_of(clock: &dyn Clock) -> u64 {
-    unix_seconds(clock.now()).floor() as u64
-}
 
 /// An access token and the refresh token that renews it.
 #[derive(Clone, PartialEq, Eq)]
@@ -415,7 +408,7 @@ impl TokenServiceBuilder {
                 "the absolute refresh lifetime must be at least the idle one".into(),
             ));
         }
-        let clock = ClockRef(self.clock.clone());
+        let clock = self.clock.clone();
         let (issuer, verifier) = match &self.ring {
             Some(ring) => (
                 Issuer::from_ring(ring.clone()),
@@ -469,16 +462,6 @@ impl TokenServiceBuilder {
     }
 }
 
-/// Shares the builder's clock with the issuer and verifier.
-#[derive(Debug, Clone)]
-struct ClockRef(Arc<dyn Clock>);
-
-impl Clock for ClockRef {
-    fn now(&self) -> std::time::SystemTime {
-        self.0.now()
-    }
-}
-
 impl TokenService {
     /// A builder for a service that signs access tokens with `key`. Every store defaults to
     /// one [`MemoryStore`].
@@ -528,7 +511,7 @@ impl TokenService {
     }
 
     fn now(&self) -> u64 {
-        unix_now_of(&*self.inner.clock)
+        unix_secs(&*self.inner.clock)
     }
 
     /// How long a session revocation must be kept: once its family is revoked, no new access
@@ -939,10 +922,7 @@ fn validate_email(email: &str) -> Result<(), LifecycleError> {
 }
 
 fn random_id(bytes: usize) -> Result<String, LifecycleError> {
-    let mut buf = [0u8; 32];
-    let buf = &mut buf[..bytes.min(32)];
-    backend::random_bytes(buf).map_err(|_| LifecycleError::Signing)?;
-    Ok(URL_SAFE_NO_PAD.encode(buf))
+    backend::random_b64url(bytes).map_err(|_| LifecycleError::Signing)
 }
 
 fn new_refresh_token() -> Result<String, LifecycleError> {

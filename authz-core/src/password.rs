@@ -124,11 +124,9 @@ impl Passwords {
             argon,
             dummy: String::new(),
         };
-        let mut secret = [0u8; 24];
-        // If the random source fails, the dummy hash is still a valid hash of a value no
-        // user can know in advance; only its cost matters.
-        let _ = backend::random_bytes(&mut secret);
-        let dummy_password = base64_of(&secret);
+        // If the random source fails, the dummy hash is still a valid hash; only its cost
+        // matters, and no password of a real user is ever checked against it.
+        let dummy_password = backend::random_b64url(24).unwrap_or_default();
         this.dummy = this
             .hash_unchecked(&dummy_password)
             .unwrap_or_else(|_| String::from("$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
@@ -229,11 +227,6 @@ fn is_bcrypt(stored: &str) -> bool {
     ["$2a$", "$2b$", "$2y$", "$2x$"]
         .iter()
         .any(|prefix| stored.starts_with(prefix))
-}
-
-fn base64_of(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 #[cfg(test)]

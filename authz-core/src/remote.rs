@@ -50,6 +50,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use crate::KeySet;
+use crate::clock::lock;
 use crate::key::SharedKeySet;
 
 /// A fetched JWKS document.
@@ -168,12 +169,6 @@ fn now_ms() -> u64 {
     static START: LazyLock<Instant> = LazyLock::new(Instant::now);
     // Offset by one so that 0 means "never".
     u64::try_from(START.elapsed().as_millis()).unwrap_or(u64::MAX) + 1
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The `max-age` of a `Cache-Control` value (`no-cache`/`no-store` → 0), if it has one.

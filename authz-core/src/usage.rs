@@ -24,8 +24,9 @@
 //! ```
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
+use crate::clock::lock;
 use serde::Serialize;
 
 /// Bucket size of a usage row.
@@ -204,12 +205,6 @@ impl SubjectUsage {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 /// Request counters per subject. See the [module docs](self).
 #[derive(Debug)]
 pub struct UsageMeter {
@@ -250,10 +245,7 @@ impl UsageMeter {
     /// The counts recorded since the last call, cleared (empty unless
     /// [`exporting`](Self::exporting)).
     pub fn take_pending(&self) -> Vec<UsageDelta> {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = lock(&self.state);
         let Meter {
             subjects,
             strings,

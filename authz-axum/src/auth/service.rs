@@ -119,8 +119,7 @@ where
                         // Slow path: one refresh of the remote keys (single-flight, at most
                         // once per cooldown), then verify again.
                         let check = refetch_and_verify(remote.clone(), config.clone(), &token);
-                        let clone = self.inner.clone();
-                        let ready = std::mem::replace(&mut self.inner, clone);
+                        let ready = crate::take_ready(&mut self.inner);
                         return ResponseFuture::resolving(check, request, ready, config.clone());
                     }
                     Err(AuthRejection::InvalidToken(kind))
@@ -143,9 +142,7 @@ where
             (Some(p), Some(revocation)) => {
                 let check = revocation.is_revoked(p);
                 attach(&mut request, config, principal);
-                // The ready service goes into the future; its clone stays for poll_ready.
-                let clone = self.inner.clone();
-                let ready = std::mem::replace(&mut self.inner, clone);
+                let ready = crate::take_ready(&mut self.inner);
                 ResponseFuture::revoking(check, request, ready, config.clone())
             }
             _ => {

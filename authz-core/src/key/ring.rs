@@ -2,9 +2,11 @@
 
 use std::fmt;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use super::{KeySet, SharedKeySet, SigningKey, VerifyingKey};
+use crate::SystemClock;
+use crate::clock::unix_secs;
 use crate::error::KeyError;
 
 /// The signing keys of an issuer across rotations, and the public keys it publishes.
@@ -53,12 +55,6 @@ impl fmt::Debug for KeyRing {
             .field("published", &self.published_kids())
             .finish_non_exhaustive()
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 impl Ring {
@@ -144,14 +140,14 @@ impl KeyRing {
         let old = std::mem::replace(&mut ring.current, next);
         ring.retired.push((
             old.verifying_key(),
-            unix_now().saturating_add(keep_for.as_secs()),
+            unix_secs(&SystemClock).saturating_add(keep_for.as_secs()),
         ));
         ring.rebuild()
     }
 
     /// Drops retired keys whose tokens have all expired. Returns how many left the set.
     pub fn purge(&self) -> usize {
-        let now = unix_now();
+        let now = unix_secs(&SystemClock);
         let mut ring = self.write();
         let before = ring.retired.len();
         ring.retired.retain(|(_, until)| *until > now);

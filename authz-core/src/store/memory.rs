@@ -1,7 +1,7 @@
 //! Every store in process memory, behind one mutex per kind of state.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 
@@ -9,6 +9,7 @@ use super::{
     Failures, Family, NewUser, RefreshRecord, RefreshStore, RevocationQuery, RevocationStore,
     Rotation, StoreError, StoreResult, ThrottleStore, User, UserStore,
 };
+use crate::clock::lock;
 
 /// All four stores in memory: for tests, and for apps with one process whose state may be
 /// lost on restart. Expired revocations and throttle counters are purged as new ones arrive.
@@ -57,14 +58,6 @@ impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding the lock cannot leave these maps half-updated in a way that
-    // matters more than losing the whole store, so recover the guard.
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn same_login(user: &User, login: &str) -> bool {
@@ -330,7 +323,7 @@ impl ThrottleStore for MemoryStore {
 #[async_trait]
 impl crate::assertion::ReplayStore for MemoryStore {
     async fn first_use(&self, jti: &str, until: u64) -> StoreResult<bool> {
-        let now = crate::lifecycle::unix_now_of(&crate::SystemClock);
+        let now = crate::clock::unix_secs(&crate::SystemClock);
         let mut replays = lock(&self.replays);
         if replays.len() >= 10_000 {
             replays.retain(|_, until| *until > now);

@@ -411,55 +411,61 @@ impl RefreshStore for SqlStore {
                 });
             }
         }
-        // Unknown tokens (garbage, guesses) never take the write lock.
-        let known = sqlx::query("SELECT 1 AS known FROM authz_refresh_tokens WHERE hash = $1")
-            .bind(presented)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
-        if known.is_none() {
-            return Ok(Rotation::Unknown);
+        // SQLite: unknown tokens (garbage, guesses) never take the one write lock.
+        if self.dialect == Dialect::Sqlite {
+            let known = sqlx::query("SELECT 1 AS known FROM authz_refresh_tokens WHERE hash = $1")
+                .bind(presented)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+            if known.is_none() {
+                return Ok(Rotation::Unknown);
+            }
         }
         let mut tx = self.begin_write().await?;
-        // The claim: one UPDATE that only an unused, unexpired token of a live, unexpired
-        // family passes. Concurrent callers serialize on the row; the losers see `used_at`
-        // set and update nothing.
-        let claimed = sqlx::query(
-            "UPDATE authz_refresh_tokens SET used_at = $1
-             WHERE hash = $2 AND used_at IS NULL AND expires_at > $1
-               AND EXISTS (SELECT 1 FROM authz_refresh_families f
-                           WHERE f.id = authz_refresh_tokens.family_id
-                             AND f.revoked_at IS NULL AND f.expires_at > $1)
-             RETURNING family_id",
-        )
-        .bind(int(now))
-        .bind(presented)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(backend)?;
-        if let Some(row) = claimed {
-            let family_id: String = row.try_get("family_id").map_err(backend)?;
-            let family = sqlx::query(&format!(
-                "SELECT {FAMILY_COLUMNS} FROM authz_refresh_families WHERE id = $1"
-            ))
-            .bind(&family_id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(backend)?;
-            let family = family_of(&family).map_err(backend)?;
-            sqlx::query(
-                "INSERT INTO authz_refresh_tokens (hash, family_id, issued_at, expires_at)
-                 VALUES ($1, $2, $3, $4)",
+        // SQLite claims here, in the transaction (PostgreSQL tried its one-statement claim
+        // above; a second attempt could only fail the same way).
+        if self.dialect == Dialect::Sqlite {
+            // The claim: one UPDATE that only an unused, unexpired token of a live, unexpired
+            // family passes. Concurrent callers serialize on the row; the losers see `used_at`
+            // set and update nothing.
+            let claimed = sqlx::query(
+                "UPDATE authz_refresh_tokens SET used_at = $1
+                 WHERE hash = $2 AND used_at IS NULL AND expires_at > $1
+                   AND EXISTS (SELECT 1 FROM authz_refresh_families f
+                               WHERE f.id = authz_refresh_tokens.family_id
+                                 AND f.revoked_at IS NULL AND f.expires_at > $1)
+                 RETURNING family_id",
             )
-            .bind(next_hash)
-            .bind(&family.id)
             .bind(int(now))
-            .bind(int(now.saturating_add(idle_ttl).min(family.expires_at)))
-            .execute(&mut *tx)
+            .bind(presented)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(backend)?;
-            tx.commit().await.map_err(backend)?;
-            return Ok(Rotation::Rotated { family });
+            if let Some(row) = claimed {
+                let family_id: String = row.try_get("family_id").map_err(backend)?;
+                let family = sqlx::query(&format!(
+                    "SELECT {FAMILY_COLUMNS} FROM authz_refresh_families WHERE id = $1"
+                ))
+                .bind(&family_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend)?;
+                let family = family_of(&family).map_err(backend)?;
+                sqlx::query(
+                    "INSERT INTO authz_refresh_tokens (hash, family_id, issued_at, expires_at)
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(next_hash)
+                .bind(&family.id)
+                .bind(int(now))
+                .bind(int(now.saturating_add(idle_ttl).min(family.expires_at)))
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                tx.commit().await.map_err(backend)?;
+                return Ok(Rotation::Rotated { family });
+            }
         }
         // Not claimed: find out why.
         let row = sqlx::query(
