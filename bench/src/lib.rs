@@ -1,1 +1,171 @@
-//! The HTTP benchmark's server lives in `src/bin/bench-server.rs`; `bench/http.sh` runs it.
+//! What the benchmarks share: the route, plain and guarded, and a key, verifier and tokens like
+//! a real service's.
+//!
+//! - `src/bin/bench-server.rs` serves it over HTTP for `bench/http.sh` (the load run);
+//! - `benches/request.rs` sends requests through the router in process (criterion), so that
+//!   the cost of the layer, the verifier and the guard shows without the kernel and hyper;
+//! - `src/bin/request-count.rs` does the same a fixed number of times, for
+//!   `valgrind --tool=callgrind` (`bench/instructions.sh`): instructions per request,
+//!   repeatable whatever else the machine is doing.
+
+#![allow(missing_docs)]
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use authz_axum::{
+    Algorithm, AuthLayer, FixedClock, Issuer, KeySet, SigningKey, Verifier, require_auth,
+};
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use http::Request;
+use serde_json::json;
+
+#[require_auth(role = "user")]
+async fn guarded() -> &'static str {
+    "hello"
+}
+
+async fn plain() -> &'static str {
+    "hello"
+}
+
+/// `GET /hello`, served as is.
+pub fn plain_router() -> Router {
+    Router::new().route("/hello", get(plain))
+}
+
+/// `GET /hello` with `#[require_auth(role = "user")]`, without the layer (the caller adds it,
+/// with whatever else it measures).
+pub fn guarded_router() -> Router {
+    Router::new().route("/hello", get(guarded))
+}
+
+/// The tokens a guarded benchmark sends, by name.
+#[derive(Debug)]
+pub struct Tokens {
+    /// Roles `user` and `reader`: accepted.
+    pub valid: String,
+    /// Signed by another key with the same `kid`: 401.
+    pub badsig: String,
+    /// Expired in 2020: 401.
+    pub expired: String,
+    /// Role `reader` only: 403.
+    pub norole: String,
+}
+
+impl Tokens {
+    /// The token called `name` (`valid`, `badsig`, `expired`, `norole`), or `None` for `none`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        match name {
+            "valid" => Some(&self.valid),
+            "badsig" => Some(&self.badsig),
+            "expired" => Some(&self.expired),
+            "norole" => Some(&self.norole),
+            _ => None,
+        }
+    }
+}
+
+/// A fresh key of `alg`, the tokens, and a verifier builder like a real service's (issuer,
+/// audience, `typ: at+jwt`, the default 30 s leeway). The tokens are 11-claim access tokens as
+/// in the reference measurements (`iss sub aud exp nbf iat jti roles scope email tenant`).
+pub fn keys_and_tokens(alg: Algorithm) -> Result<(KeySet, Tokens), String> {
+    let key = SigningKey::generate(alg)
+        .map_err(|e| e.to_string())?
+        .with_kid("bench");
+    let other = SigningKey::generate(alg)
+        .map_err(|e| e.to_string())?
+        .with_kid("bench");
+    let issuer = |key: &SigningKey| {
+        Issuer::new(key.clone())
+            .with_issuer("https://auth.example.com")
+            .with_audience("orders")
+            .with_typ("at+jwt")
+            .with_ttl(Duration::from_secs(24 * 3600))
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let claims = |roles: &[&str]| {
+        json!({
+            "sub": "user-1234", "roles": roles, "scope": "orders:read orders:write",
+            "email": "user1234@example.com", "tenant": "acme-corp", "nbf": now - 10,
+        })
+    };
+    let issue =
+        |issuer: Issuer, roles: &[&str]| issuer.issue(&claims(roles)).map_err(|e| e.to_string());
+    let tokens = Tokens {
+        valid: issue(issuer(&key), &["user", "reader"])?,
+        badsig: issue(issuer(&other), &["user", "reader"])?,
+        expired: issue(
+            issuer(&key).with_clock(FixedClock::at_unix(1_600_000_000)),
+            &["user", "reader"],
+        )?,
+        norole: issue(issuer(&key), &["reader"])?,
+    };
+    Ok((KeySet::single(key.verifying_key()), tokens))
+}
+
+/// The verifier settings of every guarded target, on `builder`.
+pub fn configure(builder: authz_axum::VerifierBuilder, cache: bool) -> Result<Verifier, String> {
+    let mut builder = builder
+        .with_issuer("https://auth.example.com")
+        .with_audience("orders")
+        .with_typ("at+jwt");
+    if cache {
+        builder = builder.with_cache(4096);
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
+/// The guarded route behind the layer, with a static key of `alg`, and its tokens.
+pub fn guarded_app(alg: Algorithm, cache: bool) -> Result<(Router, Tokens), String> {
+    let (keys, tokens) = keys_and_tokens(alg)?;
+    let verifier = configure(Verifier::builder(keys), cache)?;
+    Ok((guarded_router().layer(AuthLayer::new(verifier)), tokens))
+}
+
+/// `GET /hello` as wrk sends it, with `Authorization: Bearer <token>` when given.
+pub fn request(token: Option<&str>) -> Request<Body> {
+    let mut request = Request::new(Body::empty());
+    *request.uri_mut() = http::Uri::from_static("/hello");
+    let headers = request.headers_mut();
+    headers.insert(
+        http::header::HOST,
+        http::HeaderValue::from_static("127.0.0.1:18190"),
+    );
+    if let Some(token) = token
+        && let Ok(value) = http::HeaderValue::try_from(format!("Bearer {token}"))
+    {
+        headers.insert(http::header::AUTHORIZATION, value);
+    }
+    request
+}
+
+/// Polls a future that needs no I/O (a request through an in-memory router) to completion.
+///
+/// # Panics
+///
+/// If the future waits on something: the benchmarks' routes never do.
+pub fn ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("the request waited on something"),
+    }
+}
+
+/// The algorithm named on a command line (`hs256`, `es256`, `eddsa`, …).
+pub fn algorithm(name: &str) -> Result<Algorithm, String> {
+    name.to_uppercase()
+        .replace("EDDSA", "EdDSA")
+        .parse()
+        .map_err(|e| format!("{e}"))
+}

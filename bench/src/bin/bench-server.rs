@@ -31,21 +31,10 @@ use authz_axum::jwks::HttpFetcher;
 use authz_axum::remote::{RemoteKeySet, RemoteOptions};
 use authz_axum::store::{MemoryStore, RedisStore, RevocationQuery, RevocationStore, SqlStore};
 use authz_axum::usage::{FailMode, Quota, Quotas, UsageLayer, UsageMeter};
-use authz_axum::{
-    Algorithm, AuthLayer, FixedClock, Issuer, KeySet, Principal, SigningKey, Verifier, require_auth,
-};
+use authz_axum::{Algorithm, AuthLayer, KeySet, Principal, Verifier};
+use authz_bench::{configure, guarded_router, keys_and_tokens, plain_router};
 use axum::Router;
 use axum::routing::get;
-use serde_json::json;
-
-#[require_auth(role = "user")]
-async fn guarded() -> &'static str {
-    "hello"
-}
-
-async fn plain() -> &'static str {
-    "hello"
-}
 
 fn arg(args: &[String], name: &str) -> Option<String> {
     args.iter()
@@ -63,13 +52,9 @@ fn main() -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     let app = match mode.as_str() {
-        "plain" => Router::new().route("/hello", get(plain)),
+        "plain" => plain_router(),
         alg => {
-            let alg: Algorithm = alg
-                .to_uppercase()
-                .replace("EDDSA", "EdDSA")
-                .parse()
-                .map_err(|e| format!("{e}"))?;
+            let alg = authz_bench::algorithm(alg)?;
             let dir = arg(&args, "--tokens").ok_or("--tokens DIR is required")?;
             let remote = args.iter().any(|a| a == "--remote").then_some(&runtime);
             let verifier = setup(alg, &dir, cache, remote)?;
@@ -92,7 +77,7 @@ fn main() -> Result<(), String> {
                     })
                 }
             };
-            let router = Router::new().route("/hello", get(guarded));
+            let router = guarded_router();
             let flag = |name: &str| args.iter().any(|a| a == name);
             let redis_usage = flag("--usage-redis") || flag("--quota-redis");
             let meter = Arc::new(if redis_usage {
@@ -145,65 +130,25 @@ fn main() -> Result<(), String> {
     })
 }
 
-/// A key, a verifier like a real service's (issuer, audience, typ, 30 s leeway), and the
-/// tokens: an 11-claim access token as in the reference measurements.
+/// A key, the tokens written into `dir`, and the verifier of every guarded target (static or
+/// remote keys).
 fn setup(
     alg: Algorithm,
     dir: &str,
     cache: bool,
     remote: Option<&tokio::runtime::Runtime>,
 ) -> Result<Verifier, String> {
-    let key = SigningKey::generate(alg)
-        .map_err(|e| e.to_string())?
-        .with_kid("bench");
-    let other = SigningKey::generate(alg)
-        .map_err(|e| e.to_string())?
-        .with_kid("bench");
-    let issuer = |key: &SigningKey| {
-        Issuer::new(key.clone())
-            .with_issuer("https://auth.example.com")
-            .with_audience("orders")
-            .with_typ("at+jwt")
-            .with_ttl(Duration::from_secs(24 * 3600))
-    };
-    let claims = |roles: &[&str]| {
-        json!({
-            "sub": "user-1234", "roles": roles, "scope": "orders:read orders:write",
-            "email": "user1234@example.com", "tenant": "acme-corp",
-            "nbf": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) - 10,
-        })
-    };
-    let issue =
-        |issuer: Issuer, roles: &[&str]| issuer.issue(&claims(roles)).map_err(|e| e.to_string());
-    let tokens = [
-        ("valid", issue(issuer(&key), &["user", "reader"])?),
-        ("badsig", issue(issuer(&other), &["user", "reader"])?),
-        (
-            "expired",
-            issue(
-                issuer(&key).with_clock(FixedClock::at_unix(1_600_000_000)),
-                &["user", "reader"],
-            )?,
-        ),
-        ("norole", issue(issuer(&key), &["reader"])?),
-    ];
+    let (keys, tokens) = keys_and_tokens(alg)?;
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    for (name, token) in tokens {
+    for name in ["valid", "badsig", "expired", "norole"] {
+        let token = tokens.get(name).unwrap_or_default();
         std::fs::write(format!("{dir}/{name}"), token).map_err(|e| e.to_string())?;
     }
-    let keys = KeySet::single(key.verifying_key());
     let builder = match remote {
         None => Verifier::builder(keys),
         Some(runtime) => Verifier::builder_remote(runtime.block_on(remote_keys(keys))?),
     };
-    let mut builder = builder
-        .with_issuer("https://auth.example.com")
-        .with_audience("orders")
-        .with_typ("at+jwt");
-    if cache {
-        builder = builder.with_cache(4096);
-    }
-    builder.build().map_err(|e| e.to_string())
+    configure(builder, cache)
 }
 
 fn now() -> u64 {
