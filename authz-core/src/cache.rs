@@ -7,7 +7,7 @@
 //! not the verifier's job: the layer's revocation hook runs on every request, cached or not.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::{Mutex, PoisonError};
 
 use crate::principal::Principal;
@@ -15,8 +15,29 @@ use crate::principal::Principal;
 const SHARDS: usize = 8;
 
 /// Hashed: the last bytes of the token (its signature, the part an attacker cannot choose for
-/// someone else's token). Collisions only cost a miss.
-const HASHED_TAIL: usize = 64;
+/// someone else's token), with a per-process random key. Collisions only cost a miss.
+const HASHED_TAIL: usize = 32;
+
+/// The shards' maps are keyed by that hash already: hashing it again would only cost time.
+#[derive(Default)]
+struct KeyIsHash(u64);
+
+impl Hasher for KeyIsHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed here; fold anything else in rather than drop it.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Shard = Mutex<HashMap<u64, Entry, BuildHasherDefault<KeyIsHash>>>;
 
 struct Entry {
     token: Box<str>,
@@ -26,7 +47,7 @@ struct Entry {
 }
 
 pub(crate) struct TokenCache {
-    shards: Box<[Mutex<HashMap<u64, Entry>>]>,
+    shards: Box<[Shard]>,
     per_shard: usize,
     hasher: std::collections::hash_map::RandomState,
 }
@@ -34,16 +55,17 @@ pub(crate) struct TokenCache {
 impl TokenCache {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             per_shard: capacity.div_ceil(SHARDS).max(1),
             hasher: Default::default(),
         }
     }
 
-    fn slot(&self, token: &str) -> (u64, &Mutex<HashMap<u64, Entry>>) {
+    fn slot(&self, token: &str) -> (u64, &Shard) {
         let tail = &token.as_bytes()[token.len().saturating_sub(HASHED_TAIL)..];
         let hash = self.hasher.hash_one(tail);
-        (hash, &self.shards[(hash as usize) % SHARDS])
+        // The shard from middle bits: the maps use the low bits and the top seven.
+        (hash, &self.shards[((hash >> 32) as usize) % SHARDS])
     }
 
     /// The cached principal for exactly `token`, if it is still valid at `now` (with `leeway`)

@@ -147,17 +147,19 @@ fn finish<T>(
     }
 }
 
-/// Reads a member value, recording `kind` as the failure if it has the wrong type.
+/// Reads a member value, recording `kind()` as the failure if it has the wrong type (made
+/// only then: the error may name the claim, and a valid token should not pay for that).
 fn value<'de, T, A>(
     map: &mut A,
     failure: &mut Option<ErrorKind>,
-    kind: ErrorKind,
+    kind: impl FnOnce() -> ErrorKind,
 ) -> Result<T, A::Error>
 where
     T: de::Deserialize<'de>,
     A: MapAccess<'de>,
 {
-    map.next_value::<T>().inspect_err(|_| *failure = Some(kind))
+    map.next_value::<T>()
+        .inspect_err(|_| *failure = Some(kind()))
 }
 
 fn duplicate<E: de::Error>(failure: &mut Option<ErrorKind>, which: Segment) -> E {
@@ -193,7 +195,7 @@ impl<'de> Visitor<'de> for HeaderVisitor<'_> {
                     return Err(duplicate(failure, Segment::Header));
                 }
                 Some((field, kind)) => {
-                    *field = Some(value::<Str<'de>, _>(&mut map, failure, kind)?.0)
+                    *field = Some(value::<Str<'de>, _>(&mut map, failure, || kind)?.0)
                 }
                 None => {
                     if name == "crit" && header.crit || others.contains(&name) {
@@ -232,20 +234,17 @@ impl<'de> Visitor<'de> for ClaimsVisitor<'_> {
                 return Err(duplicate(failure, Segment::Payload));
             }
             let invalid = || ErrorKind::InvalidClaim(name.to_string());
+            let issuer = || ErrorKind::InvalidIssuer;
+            let subject = || ErrorKind::InvalidSubject;
+            let audience = || ErrorKind::InvalidAudience;
             match name.as_ref() {
-                "exp" => c.exp = Some(value::<NumericDate, _>(&mut map, failure, invalid())?.0),
-                "nbf" => c.nbf = Some(value::<NumericDate, _>(&mut map, failure, invalid())?.0),
-                "iat" => c.iat = Some(value::<NumericDate, _>(&mut map, failure, invalid())?.0),
-                "iss" => {
-                    c.iss =
-                        Some(value::<Str<'de>, _>(&mut map, failure, ErrorKind::InvalidIssuer)?.0)
-                }
-                "sub" => {
-                    c.sub =
-                        Some(value::<Str<'de>, _>(&mut map, failure, ErrorKind::InvalidSubject)?.0)
-                }
-                "jti" => c.jti = Some(value::<Str<'de>, _>(&mut map, failure, invalid())?.0),
-                "aud" => c.aud = Some(value(&mut map, failure, ErrorKind::InvalidAudience)?),
+                "exp" => c.exp = Some(value::<NumericDate, _>(&mut map, failure, invalid)?.0),
+                "nbf" => c.nbf = Some(value::<NumericDate, _>(&mut map, failure, invalid)?.0),
+                "iat" => c.iat = Some(value::<NumericDate, _>(&mut map, failure, invalid)?.0),
+                "iss" => c.iss = Some(value::<Str<'de>, _>(&mut map, failure, issuer)?.0),
+                "sub" => c.sub = Some(value::<Str<'de>, _>(&mut map, failure, subject)?.0),
+                "jti" => c.jti = Some(value::<Str<'de>, _>(&mut map, failure, invalid)?.0),
+                "aud" => c.aud = Some(value(&mut map, failure, audience)?),
                 _ => {
                     let raw = map.next_value::<&'de RawValue>()?;
                     if too_deep(raw.get()) {
