@@ -8,7 +8,7 @@ use authz_core::{Denied, Principal, Requirement};
 use axum::extract::FromRequestParts;
 use http::request::Parts;
 
-use crate::auth::{AuthRejection, ExtractRejection, state};
+use crate::auth::{AuthConfig, AuthRejection, AuthState, ExtractRejection, state};
 
 /// What one guarded handler requires. `#[require_auth]` implements it on a hidden marker type
 /// per handler: the requirement is built once (a `LazyLock`), never parsed per request.
@@ -18,6 +18,11 @@ pub trait GuardSpec: Send + Sync + 'static {
 
     /// The name of the app's policy function, if any (for messages).
     const POLICY: Option<&'static str> = None;
+
+    /// The denial when the policy refuses: `policy = <name>`. `#[require_auth]` makes it once.
+    fn policy_denied() -> Denied {
+        Denied::new(format!("policy = {}", Self::POLICY.unwrap_or("?")))
+    }
 
     /// A per-handler quota (`quota = "30/min"`): the handler's own limiter and the quota,
     /// spent per caller after the requirement and policy passed.
@@ -49,22 +54,14 @@ impl<S: Send + Sync, T: GuardSpec> FromRequestParts<S> for Guard<T> {
     type Rejection = ExtractRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let state = state(parts)?.clone();
-        let route = parts
-            .extensions
-            .get::<axum::extract::MatchedPath>()
-            .cloned();
-        let reject = |rejection: AuthRejection| {
-            crate::auth::count(
-                "authz_denials_total",
-                "reason",
-                route.as_ref(),
-                rejection.code(),
-            );
-            ExtractRejection::new(state.config.reject(rejection))
+        let state = state(parts)?;
+        let reject = |parts: &Parts, config: &AuthConfig, rejection: AuthRejection| {
+            let route = parts.extensions.get::<axum::extract::MatchedPath>();
+            crate::auth::count("authz_denials_total", "reason", route, rejection.code());
+            ExtractRejection::new(config.reject(rejection))
         };
         let Some(principal) = &state.principal else {
-            return Err(reject(AuthRejection::MissingToken));
+            return Err(reject(parts, &state.config, AuthRejection::MissingToken));
         };
         if let Some(requirement) = T::requirement() {
             let verdict = if requirement.is_async() {
@@ -72,27 +69,43 @@ impl<S: Send + Sync, T: GuardSpec> FromRequestParts<S> for Guard<T> {
             } else {
                 requirement.evaluate(principal)
             };
-            verdict.map_err(|denied| reject(AuthRejection::Forbidden(denied)))?;
+            if let Err(denied) = verdict {
+                return Err(reject(
+                    parts,
+                    &state.config,
+                    AuthRejection::Forbidden(denied),
+                ));
+            }
         }
-        if let Some(name) = T::POLICY
-            && !T::policy(principal, parts).await
-        {
-            return Err(reject(AuthRejection::Forbidden(Denied::new(format!(
-                "policy = {name}"
-            )))));
+        if T::POLICY.is_some() {
+            // The policy gets the parts mutably: it needs its own handles on the state.
+            let AuthState { config, principal } = state.clone();
+            if let Some(principal) = principal
+                && !T::policy(&principal, parts).await
+            {
+                let denied = T::policy_denied();
+                return Err(reject(parts, &config, AuthRejection::Forbidden(denied)));
+            }
         }
-        if let Some((limiter, quota)) = T::quota()
-            && let authz_core::usage::QuotaDecision::Limited {
-                limit,
-                retry_after,
-                reset,
-                cap,
-            } = limiter.check(principal.subject(), &quota, crate::usage::now())
+        let Some((limiter, quota)) = T::quota() else {
+            return Ok(Guard(PhantomData));
+        };
+        let subject = crate::auth::state(parts)?
+            .principal
+            .as_ref()
+            .map(Principal::subject)
+            .unwrap_or_default();
+        if let authz_core::usage::QuotaDecision::Limited {
+            limit,
+            retry_after,
+            reset,
+            cap,
+        } = limiter.check(subject, &quota, crate::usage::now())
         {
             crate::auth::count(
                 "authz_denials_total",
                 "reason",
-                route.as_ref(),
+                parts.extensions.get::<axum::extract::MatchedPath>(),
                 "rate_limited",
             );
             return Err(ExtractRejection::new(crate::usage::too_many(

@@ -20,7 +20,7 @@ pub mod __private {
     pub use crate::guard::{Guard, GuardSpec};
     pub use authz_core::serde_json;
     pub use authz_core::usage::{Quota, QuotaLimiter};
-    pub use authz_core::{Principal, Requirement};
+    pub use authz_core::{Denied, Principal, Requirement};
     pub use http::request::Parts;
     pub use std::sync::LazyLock;
 }

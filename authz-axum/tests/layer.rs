@@ -313,6 +313,55 @@ async fn guards_give_403_insufficient_scope() {
 }
 
 #[tokio::test]
+async fn repeated_rejections_get_the_same_response_and_carry_the_rejection() {
+    // One layer serving the same refusals again and again: the responses it keeps after the
+    // first time are byte for byte the fresh ones, per realm.
+    let apps = [
+        ("api", app()),
+        (
+            "zen",
+            routes().layer(AuthLayer::new(verifier()).with_realm("zen")),
+        ),
+    ];
+    let cases = [
+        ("/admin", Some(alice()), "insufficient_scope"),
+        ("/items", Some(alice()), "insufficient_scope"),
+        ("/me", Some("abc".to_owned()), "not_enough_segments"),
+        ("/me", None, "missing_token"),
+    ];
+    for round in 0..3 {
+        for (realm, app) in &apps {
+            for (path, token, code) in &cases {
+                let request = match token {
+                    Some(token) => bearer(path, token),
+                    None => get_with(path, None),
+                };
+                let mut response = app.clone().oneshot(request).await.unwrap();
+                // The router adds the length; the rest is the layer's.
+                response.headers_mut().remove("content-length");
+                let rejection = response
+                    .extensions()
+                    .get::<AuthRejection>()
+                    .cloned()
+                    .expect("the rejection is in the response's extensions");
+                assert_eq!(rejection.code(), *code);
+                let fresh = rejection.to_response(realm);
+                assert_eq!(response.status(), fresh.status());
+                assert_eq!(
+                    response.headers(),
+                    fresh.headers(),
+                    "{realm} {path} {round}"
+                );
+                let body = response.into_body().collect().await.unwrap().to_bytes();
+                let expected = fresh.into_body().collect().await.unwrap().to_bytes();
+                assert_eq!(body, expected, "{realm} {path} round {round}");
+                assert!(String::from_utf8_lossy(&body).contains(code), "{body:?}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
 async fn policies_get_the_request_parts() {
     assert_eq!(
         send(app(), bearer("/own/alice", &alice())).await.text,

@@ -72,88 +72,108 @@ where
     }
 }
 
-/// What a principal must have. Build with the constructors; see the
-/// [module docs](crate::policy).
+/// What a principal must have: roles, scopes, permissions, claim values, `any`/`all`/`not` of
+/// those, and custom checks. Build with the constructors; see the [module docs](crate::policy).
+///
+/// A requirement is compiled when it is built: each part keeps the [`Denied`] it answers
+/// with, so evaluating one allocates nothing and formats nothing, even when it refuses.
+/// Cheap to clone.
 #[derive(Clone)]
-#[non_exhaustive]
-pub enum Requirement {
-    /// Any verified principal.
+pub struct Requirement(Arc<Node>);
+
+struct Node {
+    rule: Rule,
+    /// What this part answers when it fails, made once.
+    denied: Denied,
+}
+
+enum Rule {
     Authenticated,
-    /// This role is granted.
     Role(String),
-    /// This scope is granted.
     Scope(String),
-    /// This permission is granted.
     Permission(String),
-    /// The claim at this path equals this JSON value.
     Claim(ClaimPath, serde_json::Value),
-    /// At least one of these (false when empty).
     Any(Vec<Requirement>),
-    /// All of these (true when empty).
     All(Vec<Requirement>),
-    /// Not this.
-    Not(Box<Requirement>),
-    /// A named synchronous check.
+    Not(Requirement),
     Check(&'static str, Arc<dyn Check>),
-    /// A named asynchronous check; needs [`Requirement::evaluate_async`].
     AsyncCheck(&'static str, Arc<dyn AsyncCheck>),
 }
 
 impl Requirement {
+    fn new(rule: Rule) -> Self {
+        let mut scopes = Vec::new();
+        rule.scopes(&mut scopes);
+        let failed = RuleText(&rule).to_string();
+        Self(Arc::new(Node {
+            denied: Denied::with_scopes(failed, scopes),
+            rule,
+        }))
+    }
+
+    /// Any verified principal.
+    pub fn authenticated() -> Self {
+        Self::new(Rule::Authenticated)
+    }
+
     /// Requires `role`.
     pub fn role(role: impl Into<String>) -> Self {
-        Self::Role(role.into())
+        Self::new(Rule::Role(role.into()))
     }
 
     /// Requires `scope`.
     pub fn scope(scope: impl Into<String>) -> Self {
-        Self::Scope(scope.into())
+        Self::new(Rule::Scope(scope.into()))
     }
 
     /// Requires `permission`.
     pub fn permission(permission: impl Into<String>) -> Self {
-        Self::Permission(permission.into())
+        Self::new(Rule::Permission(permission.into()))
     }
 
     /// Requires the claim at `path` (e.g. `tenant` or `org.id`) to equal `value`.
     pub fn claim(path: &str, value: impl Into<serde_json::Value>) -> Self {
-        Self::Claim(ClaimPath::new(path), value.into())
+        Self::new(Rule::Claim(ClaimPath::new(path), value.into()))
     }
 
-    /// Requires at least one of `requirements`.
+    /// Requires at least one of `requirements` (never met when empty).
     pub fn any(requirements: impl IntoIterator<Item = Requirement>) -> Self {
-        Self::Any(requirements.into_iter().collect())
+        Self::new(Rule::Any(requirements.into_iter().collect()))
     }
 
-    /// Requires all of `requirements`.
+    /// Requires all of `requirements` (always met when empty).
     pub fn all(requirements: impl IntoIterator<Item = Requirement>) -> Self {
-        Self::All(requirements.into_iter().collect())
+        Self::new(Rule::All(requirements.into_iter().collect()))
     }
 
     /// Requires that `requirement` is not met.
     #[allow(clippy::should_implement_trait)]
     pub fn not(requirement: Requirement) -> Self {
-        Self::Not(Box::new(requirement))
+        Self::new(Rule::Not(requirement))
     }
 
     /// A custom check, named for messages and logs.
     pub fn check(name: &'static str, check: impl Check) -> Self {
-        Self::Check(name, Arc::new(check))
+        Self::new(Rule::Check(name, Arc::new(check)))
     }
 
     /// A custom async check, named for messages and logs.
     pub fn check_async(name: &'static str, check: impl AsyncCheck) -> Self {
-        Self::AsyncCheck(name, Arc::new(check))
+        Self::new(Rule::AsyncCheck(name, Arc::new(check)))
     }
 
     /// Whether evaluating needs [`evaluate_async`](Self::evaluate_async).
     pub fn is_async(&self) -> bool {
-        match self {
-            Self::AsyncCheck(..) => true,
-            Self::Any(rs) | Self::All(rs) => rs.iter().any(Self::is_async),
-            Self::Not(r) => r.is_async(),
+        match &self.0.rule {
+            Rule::AsyncCheck(..) => true,
+            Rule::Any(rs) | Rule::All(rs) => rs.iter().any(Self::is_async),
+            Rule::Not(r) => r.is_async(),
             _ => false,
         }
+    }
+
+    fn denied(&self) -> Denied {
+        self.0.denied.clone()
     }
 
     /// Evaluates the requirement for `principal`.
@@ -165,12 +185,12 @@ impl Requirement {
     ///
     /// [`Denied`], naming the part that failed.
     pub fn evaluate(&self, principal: &Principal) -> Result<(), Denied> {
-        match self {
-            Self::Any(rs) => any(rs.iter().map(|r| r.evaluate(principal)), self),
-            Self::All(rs) => rs.iter().try_for_each(|r| r.evaluate(principal)),
-            Self::Not(r) => not(r.evaluate(principal), self),
-            Self::AsyncCheck(..) => Err(Denied::of(self)),
-            leaf => leaf.leaf(principal),
+        match &self.0.rule {
+            Rule::Any(rs) => self.any_of(rs.iter().map(|r| r.evaluate(principal))),
+            Rule::All(rs) => rs.iter().try_for_each(|r| r.evaluate(principal)),
+            Rule::Not(r) => self.not_of(r.evaluate(principal)),
+            Rule::AsyncCheck(..) => Err(self.denied()),
+            _ => self.leaf(principal),
         }
     }
 
@@ -184,8 +204,8 @@ impl Requirement {
         principal: &'a Principal,
     ) -> BoxFuture<'a, Result<(), Denied>> {
         Box::pin(async move {
-            match self {
-                Self::Any(rs) => {
+            match &self.0.rule {
+                Rule::Any(rs) => {
                     let mut results = Vec::with_capacity(rs.len());
                     for r in rs {
                         let result = r.evaluate_async(principal).await;
@@ -195,79 +215,83 @@ impl Requirement {
                             break;
                         }
                     }
-                    any(results.into_iter(), self)
+                    self.any_of(results.into_iter())
                 }
-                Self::All(rs) => {
+                Rule::All(rs) => {
                     for r in rs {
                         r.evaluate_async(principal).await?;
                     }
                     Ok(())
                 }
-                Self::Not(r) => not(r.evaluate_async(principal).await, self),
-                Self::AsyncCheck(_, check) => {
+                Rule::Not(r) => self.not_of(r.evaluate_async(principal).await),
+                Rule::AsyncCheck(_, check) => {
                     if check.check(principal).await {
                         Ok(())
                     } else {
-                        Err(Denied::of(self))
+                        Err(self.denied())
                     }
                 }
-                leaf => leaf.leaf(principal),
+                _ => self.leaf(principal),
             }
         })
     }
 
     fn leaf(&self, p: &Principal) -> Result<(), Denied> {
-        let ok = match self {
-            Self::Authenticated => true,
-            Self::Role(role) => p.has_role(role),
-            Self::Scope(scope) => p.has_scope(scope),
-            Self::Permission(permission) => p.has_permission(permission),
-            Self::Claim(path, value) => p.claim(path).as_ref() == Some(value),
-            Self::Check(_, check) => check.check(p),
+        let ok = match &self.0.rule {
+            Rule::Authenticated => true,
+            Rule::Role(role) => p.has_role(role),
+            Rule::Scope(scope) => p.has_scope(scope),
+            Rule::Permission(permission) => p.has_permission(permission),
+            Rule::Claim(path, value) => p.claim(path).as_ref() == Some(value),
+            Rule::Check(_, check) => check.check(p),
             _ => false,
         };
-        if ok { Ok(()) } else { Err(Denied::of(self)) }
+        if ok { Ok(()) } else { Err(self.denied()) }
     }
 
+    /// `any(...)` failed when every part failed: the denial names the whole `any`, with the
+    /// scopes of the parts' own denials. Those are this node's (made once) unless an `all`
+    /// inside failed on a part without scopes.
+    fn any_of(&self, results: impl Iterator<Item = Result<(), Denied>>) -> Result<(), Denied> {
+        let mut scopes: Vec<String> = Vec::new();
+        for result in results {
+            match result {
+                Ok(()) => return Ok(()),
+                Err(denied) => {
+                    for scope in denied.scopes() {
+                        if !scopes.contains(scope) {
+                            scopes.push(scope.clone());
+                        }
+                    }
+                }
+            }
+        }
+        if scopes[..] == *self.0.denied.scopes() {
+            Err(self.denied())
+        } else {
+            Err(Denied::with_scopes(
+                self.0.denied.requirement().to_owned(),
+                scopes,
+            ))
+        }
+    }
+
+    fn not_of(&self, inner: Result<(), Denied>) -> Result<(), Denied> {
+        match inner {
+            Ok(()) => Err(self.denied()),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+impl Rule {
+    /// The scopes that would satisfy this part: its `scope` leaves, outside `not`.
     fn scopes(&self, out: &mut Vec<String>) {
         match self {
             Self::Scope(s) if !out.contains(s) => out.push(s.clone()),
-            Self::Any(rs) | Self::All(rs) => rs.iter().for_each(|r| r.scopes(out)),
+            Self::Any(rs) | Self::All(rs) => rs.iter().for_each(|r| r.0.rule.scopes(out)),
             _ => {}
         }
-    }
-}
-
-fn any(
-    results: impl Iterator<Item = Result<(), Denied>>,
-    this: &Requirement,
-) -> Result<(), Denied> {
-    let mut scopes = Vec::new();
-    for result in results {
-        match result {
-            Ok(()) => return Ok(()),
-            Err(denied) => scopes.extend(
-                denied
-                    .scopes
-                    .into_iter()
-                    .filter(|s| !scopes.contains(s))
-                    .collect::<Vec<_>>(),
-            ),
-        }
-    }
-    Err(Denied {
-        failed: this.to_string(),
-        scopes,
-    })
-}
-
-fn not(inner: Result<(), Denied>, this: &Requirement) -> Result<(), Denied> {
-    match inner {
-        Ok(()) => Err(Denied {
-            failed: this.to_string(),
-            scopes: Vec::new(),
-        }),
-        Err(_) => Ok(()),
     }
 }
 
@@ -280,6 +304,15 @@ impl fmt::Debug for Requirement {
 /// Written the way `#[require_auth(...)]` spells it: `any(role = "admin", scope = "x")`.
 impl fmt::Display for Requirement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.denied.requirement())
+    }
+}
+
+/// Formats a rule from its parts (once, when the requirement is built).
+struct RuleText<'a>(&'a Rule);
+
+impl fmt::Display for RuleText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let list = |f: &mut fmt::Formatter<'_>, name: &str, rs: &[Requirement]| {
             write!(f, "{name}(")?;
             for (i, r) in rs.iter().enumerate() {
@@ -290,61 +323,99 @@ impl fmt::Display for Requirement {
             }
             f.write_str(")")
         };
-        match self {
-            Self::Authenticated => f.write_str("authenticated"),
-            Self::Role(r) => write!(f, "role = {r:?}"),
-            Self::Scope(s) => write!(f, "scope = {s:?}"),
-            Self::Permission(p) => write!(f, "permission = {p:?}"),
-            Self::Claim(path, value) => write!(f, "claim({path} = {value})"),
-            Self::Any(rs) => list(f, "any", rs),
-            Self::All(rs) => list(f, "all", rs),
-            Self::Not(r) => write!(f, "not({r})"),
-            Self::Check(name, _) | Self::AsyncCheck(name, _) => write!(f, "policy = {name}"),
+        match self.0 {
+            Rule::Authenticated => f.write_str("authenticated"),
+            Rule::Role(r) => write!(f, "role = {r:?}"),
+            Rule::Scope(s) => write!(f, "scope = {s:?}"),
+            Rule::Permission(p) => write!(f, "permission = {p:?}"),
+            Rule::Claim(path, value) => write!(f, "claim({path} = {value})"),
+            Rule::Any(rs) => list(f, "any", rs),
+            Rule::All(rs) => list(f, "all", rs),
+            Rule::Not(r) => write!(f, "not({r})"),
+            Rule::Check(name, _) | Rule::AsyncCheck(name, _) => write!(f, "policy = {name}"),
         }
     }
 }
 
 /// Why a principal was refused: the requirement that failed, and the scopes that would have
 /// satisfied it (for `WWW-Authenticate: Bearer error="insufficient_scope", scope="…"`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Denied {
-    failed: String,
-    scopes: Vec<String>,
+///
+/// Made once per part of a [`Requirement`] and shared: cloning one is a reference count.
+#[derive(Clone)]
+pub struct Denied(Arc<DeniedText>);
+
+struct DeniedText {
+    /// `Insufficient permissions: requires <failed>`; `failed` is its tail.
+    message: Box<str>,
+    failed_at: usize,
+    scopes: Box<[String]>,
 }
+
+const DENIED_PREFIX: &str = "Insufficient permissions: requires ";
 
 impl Denied {
     /// A denial by a check outside [`Requirement`] (e.g. an app's policy function), named
     /// as it should appear in messages (`policy = is_owner`).
     pub fn new(failed: impl Into<String>) -> Self {
-        Self {
-            failed: failed.into(),
-            scopes: Vec::new(),
-        }
+        Self::with_scopes(failed.into(), Vec::new())
     }
 
-    fn of(requirement: &Requirement) -> Self {
-        let mut scopes = Vec::new();
-        requirement.scopes(&mut scopes);
-        Self {
-            failed: requirement.to_string(),
-            scopes,
-        }
+    fn with_scopes(failed: String, scopes: Vec<String>) -> Self {
+        let mut message = String::with_capacity(DENIED_PREFIX.len() + failed.len());
+        message.push_str(DENIED_PREFIX);
+        message.push_str(&failed);
+        Self(Arc::new(DeniedText {
+            message: message.into(),
+            failed_at: DENIED_PREFIX.len(),
+            scopes: scopes.into(),
+        }))
     }
 
     /// The failing requirement, written as in the macro (`role = "admin"`).
     pub fn requirement(&self) -> &str {
-        &self.failed
+        &self.0.message[self.0.failed_at..]
     }
 
     /// Scopes that would have satisfied the failing part (empty if scopes were not asked).
     pub fn scopes(&self) -> &[String] {
-        &self.scopes
+        &self.0.scopes
+    }
+
+    /// The human message, `Insufficient permissions: requires role = "admin"` (what
+    /// `to_string()` gives, without formatting it again).
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+}
+
+impl PartialEq for Denied {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+            || (self.0.message == other.0.message && self.0.scopes == other.0.scopes)
+    }
+}
+
+impl Eq for Denied {}
+
+impl std::hash::Hash for Denied {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.message.hash(state);
+        self.0.scopes.hash(state);
+    }
+}
+
+impl fmt::Debug for Denied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Denied")
+            .field("requirement", &self.requirement())
+            .field("scopes", &self.scopes())
+            .finish()
     }
 }
 
 impl fmt::Display for Denied {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Insufficient permissions: requires {}", self.failed)
+        f.write_str(self.message())
     }
 }
 

@@ -329,7 +329,7 @@ fn policies_evaluate_and_name_what_failed() {
     assert!(R::permission("posts:delete").evaluate(&p).is_ok());
     assert!(R::claim("org.id", "acme").evaluate(&p).is_ok());
     assert!(R::claim("org.id", "other").evaluate(&p).is_err());
-    assert!(R::Authenticated.evaluate(&p).is_ok());
+    assert!(R::authenticated().evaluate(&p).is_ok());
 
     let denied = R::role("admin").evaluate(&p).unwrap_err();
     assert_eq!(denied.requirement(), r#"role = "admin""#);
@@ -365,7 +365,7 @@ fn policies_evaluate_and_name_what_failed() {
         r#"not(role = "editor")"#
     );
     assert!(
-        R::Any(vec![]).evaluate(&p).is_err(),
+        R::any([]).evaluate(&p).is_err(),
         "an empty any grants nothing"
     );
 
@@ -393,7 +393,7 @@ async fn async_checks_need_async_evaluation_and_fail_closed_otherwise() {
         owner.evaluate(&p).is_err(),
         "sync evaluation of an async check is denied"
     );
-    let mixed = R::all([R::Authenticated, R::not(owner.clone())]);
+    let mixed = R::all([R::authenticated(), R::not(owner.clone())]);
     assert!(mixed.is_async());
     assert_eq!(
         mixed.evaluate_async(&p).await.unwrap_err().requirement(),

@@ -113,6 +113,11 @@ pub(crate) fn expand(args: RequireAuthArgs, mut item: ItemFn) -> syn::Result<Tok
         let name = quote!(#path).to_string().replace(' ', "");
         quote_spanned! {path.span()=>
             const POLICY: ::core::option::Option<&'static str> = ::core::option::Option::Some(#name);
+            fn policy_denied() -> #p::Denied {
+                static DENIED: #p::LazyLock<#p::Denied> =
+                    #p::LazyLock::new(|| #p::Denied::new(::core::concat!("policy = ", #name)));
+                ::core::clone::Clone::clone(&*DENIED)
+            }
             fn policy<'a>(
                 principal: &'a #p::Principal,
                 parts: &'a mut #p::Parts,

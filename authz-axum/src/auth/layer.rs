@@ -7,7 +7,7 @@ use authz_core::{Principal, Verifier};
 use axum::response::Response;
 use tower_layer::Layer;
 
-use super::rejection::{AuthRejection, DefaultOnRejection, OnRejection};
+use super::rejection::{AuthRejection, DefaultOnRejection, OnRejection, Responses};
 use super::revocation::Revocation;
 use super::service::AuthService;
 use super::source::{ExtractFn, Source};
@@ -34,6 +34,8 @@ pub(crate) struct AuthConfig {
     pub(crate) realm: String,
     pub(crate) revocation: Option<Arc<dyn Revocation>>,
     pub(crate) on_rejection: Arc<dyn OnRejection>,
+    /// The default responses, made once each (they depend on the realm).
+    pub(crate) responses: Responses,
 }
 
 impl fmt::Debug for AuthLayer {
@@ -63,7 +65,7 @@ impl AuthConfig {
                 "request refused"
             );
         }
-        let default = rejection.to_response(&self.realm);
+        let default = self.responses.get(rejection.clone(), &self.realm);
         self.on_rejection.on_rejection(&rejection, default)
     }
 }
@@ -80,6 +82,7 @@ impl AuthLayer {
                 realm: "api".to_owned(),
                 revocation: None,
                 on_rejection: Arc::new(DefaultOnRejection),
+                responses: Responses::default(),
             }),
         }
     }
@@ -87,6 +90,7 @@ impl AuthLayer {
     fn edit(mut self, f: impl FnOnce(&mut AuthConfig)) -> Self {
         if let Some(config) = Arc::get_mut(&mut self.config) {
             f(config);
+            config.responses = Responses::default();
             self
         } else {
             let c = &self.config;
@@ -97,6 +101,7 @@ impl AuthLayer {
                 realm: c.realm.clone(),
                 revocation: c.revocation.clone(),
                 on_rejection: c.on_rejection.clone(),
+                responses: Responses::default(),
             };
             f(&mut config);
             Self {

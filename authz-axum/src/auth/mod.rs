@@ -63,7 +63,7 @@ pub use service::AuthService;
 pub use source::ExtractFn;
 
 pub(crate) use extract::state;
-pub(crate) use layer::AuthState;
+pub(crate) use layer::{AuthConfig, AuthState};
 
 /// Counts an auth outcome through the `metrics` facade (feature `metrics`):
 /// `authz_verifications_total{route, outcome}` at the layer (`accepted`, `anonymous`, or the

@@ -1,9 +1,12 @@
 //! Why a request was refused, and the RFC 6750 response for it.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 
+use arc_swap::ArcSwap;
 use authz_core::{Denied, ErrorKind};
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::response::Response;
 use http::{HeaderValue, StatusCode, header};
 
@@ -13,7 +16,7 @@ use http::{HeaderValue, StatusCode, header};
 /// challenge. The default response is JSON `{"detail": "…", "code": "…"}`; replace it with
 /// [`AuthLayer::on_rejection`](crate::AuthLayer::on_rejection). The rejection is also put in
 /// the response's extensions.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AuthRejection {
     /// No token (or another scheme, such as `Basic`): 401 with a bare challenge.
@@ -57,14 +60,14 @@ impl AuthRejection {
     }
 
     /// The human message (PyJWT's, for invalid tokens).
-    pub fn detail(&self) -> String {
+    pub fn detail(&self) -> Cow<'_, str> {
         match self {
-            Self::MissingToken => "Not authenticated".to_owned(),
-            Self::InvalidToken(kind) => kind.to_string(),
-            Self::InvalidRequest(why) => format!("Invalid request: {why}"),
-            Self::Forbidden(denied) => denied.to_string(),
-            Self::ClaimsMismatch => "The token's claims do not have the expected shape".to_owned(),
-            Self::MissingLayer => "Internal Server Error".to_owned(),
+            Self::MissingToken => "Not authenticated".into(),
+            Self::InvalidToken(kind) => kind.to_string().into(),
+            Self::InvalidRequest(why) => format!("Invalid request: {why}").into(),
+            Self::Forbidden(denied) => denied.message().into(),
+            Self::ClaimsMismatch => "The token's claims do not have the expected shape".into(),
+            Self::MissingLayer => "Internal Server Error".into(),
         }
     }
 
@@ -104,30 +107,90 @@ impl AuthRejection {
 
     /// The default response: status, challenge, `Retry-After` for a 503, and the JSON body.
     pub fn to_response(&self, realm: &str) -> Response {
-        let detail = self.detail();
-        let code = self.code();
+        Rendered::new(self, realm).response(self.clone())
+    }
+
+    /// Whether the default response may be kept for the next time: everything but what
+    /// names a part of the token (claim names are the client's to choose).
+    fn is_reusable(&self) -> bool {
+        !matches!(self, Self::InvalidToken(ErrorKind::InvalidClaim(_)))
+    }
+}
+
+/// The parts of a default response that depend only on the rejection and the realm, as
+/// shared bytes: made once, then cloned by reference count.
+#[derive(Clone)]
+struct Rendered {
+    body: Bytes,
+    challenge: Option<HeaderValue>,
+}
+
+impl Rendered {
+    fn new(rejection: &AuthRejection, realm: &str) -> Self {
+        let detail = rejection.detail();
+        let code = rejection.code();
         let mut body = String::with_capacity(32 + detail.len() + code.len());
         body.push_str("{\"code\":\"");
         body.push_str(code);
         body.push_str("\",\"detail\":");
         push_json_string(&mut body, &detail);
         body.push('}');
-        let challenge = self.challenge_with(realm, &detail);
-        let mut response = Response::new(Body::from(body));
-        *response.status_mut() = self.status();
+        let challenge = rejection
+            .challenge_with(realm, &detail)
+            .and_then(|c| HeaderValue::try_from(c).ok());
+        Self {
+            body: Bytes::from(body),
+            challenge,
+        }
+    }
+
+    fn response(&self, rejection: AuthRejection) -> Response {
+        let mut response = Response::new(Body::from(self.body.clone()));
+        let status = rejection.status();
+        *response.status_mut() = status;
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        if let Some(value) = challenge.and_then(|c| HeaderValue::try_from(c).ok()) {
-            headers.insert(header::WWW_AUTHENTICATE, value);
+        if let Some(value) = &self.challenge {
+            headers.insert(header::WWW_AUTHENTICATE, value.clone());
         }
-        if self.status() == StatusCode::SERVICE_UNAVAILABLE {
+        if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
-        response.extensions_mut().insert(self.clone());
+        response.extensions_mut().insert(rejection);
         response
+    }
+}
+
+/// The default responses of one layer (one realm), kept after their first use: a refused
+/// request then costs two reference counts instead of formatting a message, a challenge and
+/// a body. Bounded; read without a lock.
+#[derive(Default)]
+pub(crate) struct Responses {
+    rendered: ArcSwap<HashMap<AuthRejection, Rendered>>,
+}
+
+/// Distinct rejections are few (one per requirement, refusal reason and missing claim);
+/// past this many, the rest are made each time.
+const KEPT_RESPONSES: usize = 128;
+
+impl Responses {
+    /// The default response for `rejection` at `realm`.
+    pub(crate) fn get(&self, rejection: AuthRejection, realm: &str) -> Response {
+        if let Some(rendered) = self.rendered.load().get(&rejection) {
+            return rendered.response(rejection);
+        }
+        let rendered = Rendered::new(&rejection, realm);
+        if rejection.is_reusable() && self.rendered.load().len() < KEPT_RESPONSES {
+            self.rendered.rcu(|kept| {
+                let mut kept = HashMap::clone(kept);
+                kept.insert(rejection.clone(), rendered.clone());
+                kept
+            });
+        }
+        rendered.response(rejection)
     }
 }
 
@@ -217,6 +280,28 @@ mod tests {
             serde_json::from_str::<String>(&json).unwrap(),
             "a\"b\\c\u{e9}\n"
         );
+    }
+
+    #[test]
+    fn kept_responses_are_bounded_and_never_keep_token_chosen_names() {
+        let responses = Responses::default();
+        for i in 0..KEPT_RESPONSES + 50 {
+            let denied = Denied::new(format!("policy = p{i}"));
+            let response = responses.get(AuthRejection::Forbidden(denied), "api");
+            assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        }
+        assert_eq!(responses.rendered.load().len(), KEPT_RESPONSES);
+
+        let responses = Responses::default();
+        let claim = AuthRejection::InvalidToken(ErrorKind::InvalidClaim("x-chosen".into()));
+        let response = responses.get(claim.clone(), "api");
+        assert_eq!(response.headers()[header::WWW_AUTHENTICATE], {
+            claim.challenge("api").unwrap()
+        });
+        assert!(responses.rendered.load().is_empty());
+        responses.get(AuthRejection::MissingToken, "api");
+        responses.get(AuthRejection::MissingToken, "api");
+        assert_eq!(responses.rendered.load().len(), 1);
     }
 
     #[test]
