@@ -47,6 +47,7 @@
 
 mod algorithm;
 pub mod assertion;
+mod b64;
 mod backend;
 mod cache;
 pub mod clock;

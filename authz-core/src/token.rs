@@ -5,11 +5,10 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
+use crate::b64;
 use crate::error::{ErrorKind, Segment};
 use crate::json::{Members, NumericDate, OneOrMany, Str};
 
@@ -44,9 +43,7 @@ pub(crate) fn split(token: &str) -> Result<Parts<'_>, ErrorKind> {
 
 /// Strict base64url: no padding, no `+`/`/`, no whitespace, canonical trailing bits.
 pub(crate) fn decode(segment: &str, which: Segment) -> Result<Vec<u8>, ErrorKind> {
-    URL_SAFE_NO_PAD
-        .decode(segment)
-        .map_err(|_| ErrorKind::InvalidBase64(which))
+    b64::decode(segment.as_bytes()).map_err(|_| ErrorKind::InvalidBase64(which))
 }
 
 /// [`decode`] into a caller's buffer; returns the decoded length.
@@ -55,9 +52,7 @@ pub(crate) fn decode_into(
     buf: &mut [u8],
     which: Segment,
 ) -> Result<usize, ErrorKind> {
-    URL_SAFE_NO_PAD
-        .decode_slice(segment, buf)
-        .map_err(|_| ErrorKind::InvalidBase64(which))
+    b64::decode_to_slice(segment.as_bytes(), buf).map_err(|_| ErrorKind::InvalidBase64(which))
 }
 
 /// The JOSE header parameters we act on.

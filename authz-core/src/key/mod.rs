@@ -38,8 +38,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::crypto::{JwtSigner, JwtVerifier};
 use jsonwebtoken::jwk::EllipticCurve;
 use jsonwebtoken::{DecodingKey, EncodingKey};
@@ -377,9 +375,7 @@ impl VerifyingKey {
         scratch: &mut Scratch,
     ) -> Result<(), ErrorKind> {
         let Scratch { buffer, verifiers } = scratch;
-        buffer.clear();
-        URL_SAFE_NO_PAD
-            .decode_vec(signature, buffer)
+        crate::b64::decode_into_vec(signature.as_bytes(), buffer)
             .map_err(|_| ErrorKind::InvalidBase64(Segment::Signature))?;
         if buffer.len() != self.signature_len {
             return Err(ErrorKind::InvalidSignature);
