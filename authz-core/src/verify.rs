@@ -50,6 +50,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
+
 use crate::cache::TokenCache;
 use crate::clock::{Clock, SystemClock, unix_seconds};
 use crate::error::{ErrorKind, KeyError, Result, Segment};
@@ -106,6 +108,7 @@ struct Config {
     mapping: ClaimMapping,
     clock: Arc<dyn Clock>,
     cache: Option<Arc<TokenCache>>,
+    headers: KnownHeaders,
 }
 
 impl fmt::Debug for TokenCache {
@@ -154,6 +157,7 @@ impl Verifier {
             mapping: ClaimMapping::new(),
             clock: Arc::new(SystemClock),
             cache: None,
+            headers: KnownHeaders::default(),
         })
     }
 
@@ -214,36 +218,56 @@ impl Verifier {
     fn verify_inner(&self, token: &str, now: f64) -> Result<(Principal, u64), ErrorKind> {
         let c = &*self.0;
         let parts = token::split(token)?;
+        let header_text = parts.header;
 
-        // Header: decoded on the stack when it fits.
+        // The header: an issuer sends the same one on every token, so one that came with a
+        // verified token before is known by its text (its checks passed then, `typ`
+        // included). Any other is decoded (on the stack when it fits) and checked.
+        let known = c.headers.load();
+        let known = known.iter().find(|h| *h.text == *parts.header);
         let mut stack = [0u8; HEADER_STACK];
         let heap;
-        let header_json: &[u8] = if parts.header.len() / 4 * 3 + 3 <= HEADER_STACK {
-            let n = token::decode_into(parts.header, &mut stack, Segment::Header)?;
-            &stack[..n]
-        } else {
-            heap = token::decode(parts.header, Segment::Header)?;
-            &heap
+        let parsed;
+        // A `typ` refusal waits for the signature check: a forged token says so first.
+        let mut wrong_typ = false;
+        let (alg, kid) = match known {
+            Some(known) => (&*known.alg, known.kid.as_deref()),
+            None => {
+                let header_json: &[u8] = if parts.header.len() / 4 * 3 + 3 <= HEADER_STACK {
+                    let n = token::decode_into(parts.header, &mut stack, Segment::Header)?;
+                    &stack[..n]
+                } else {
+                    heap = token::decode(parts.header, Segment::Header)?;
+                    &heap
+                };
+                parsed = token::parse_header(header_json)?;
+                if parsed.crit {
+                    return Err(ErrorKind::UnsupportedCritical);
+                }
+                if parsed
+                    .cty
+                    .as_deref()
+                    .is_some_and(|cty| cty.eq_ignore_ascii_case("JWT"))
+                {
+                    return Err(ErrorKind::NestedToken);
+                }
+                let alg = parsed
+                    .alg
+                    .as_deref()
+                    .ok_or(ErrorKind::AlgorithmNotAllowed)?;
+                let kid = parsed.kid.as_deref();
+                if kid.is_some_and(|kid| !valid_kid(kid)) {
+                    return Err(ErrorKind::InvalidKeyId);
+                }
+                if let Some(required) = &c.typ {
+                    wrong_typ = !parsed
+                        .typ
+                        .as_deref()
+                        .is_some_and(|typ| typ_matches(typ, required));
+                }
+                (alg, kid)
+            }
         };
-        let header = token::parse_header(header_json)?;
-        if header.crit {
-            return Err(ErrorKind::UnsupportedCritical);
-        }
-        if header
-            .cty
-            .as_deref()
-            .is_some_and(|cty| cty.eq_ignore_ascii_case("JWT"))
-        {
-            return Err(ErrorKind::NestedToken);
-        }
-        let alg = header
-            .alg
-            .as_deref()
-            .ok_or(ErrorKind::AlgorithmNotAllowed)?;
-        let kid = header.kid.as_deref();
-        if kid.is_some_and(|kid| !valid_kid(kid)) {
-            return Err(ErrorKind::InvalidKeyId);
-        }
         let shared;
         let keys = match &c.keys {
             Keys::Static(keys) => keys,
@@ -258,11 +282,8 @@ impl Verifier {
         }
 
         key.verify_signature(parts.signing_input.as_bytes(), parts.signature)?;
-        if let Some(required) = &c.typ {
-            let typ = header.typ.as_deref().ok_or(ErrorKind::InvalidTokenType)?;
-            if !typ_matches(typ, required) {
-                return Err(ErrorKind::InvalidTokenType);
-            }
+        if wrong_typ {
+            return Err(ErrorKind::InvalidTokenType);
         }
 
         let payload = token::decode(parts.payload, Segment::Payload)?;
@@ -283,6 +304,9 @@ impl Verifier {
             json: String::new(),
         };
         drop(claims);
+        if known.is_none() {
+            c.headers.remember(header_text, alg, kid);
+        }
         Ok((
             Principal::from_parts(PrincipalParts { json, ..parts }),
             key.id(),
@@ -344,6 +368,65 @@ impl Verifier {
             return Err(ErrorKind::InvalidSubject);
         }
         Ok(subject)
+    }
+}
+
+/// Headers that came with verified tokens, by their exact base64url text, with the two
+/// parameters the key choice needs. Its checks (`crit`, `cty`, `kid` syntax, `typ`) passed
+/// then and give the same answer for the same text, so a known header skips decoding and
+/// parsing; the key is still chosen by `kid` and bound to `alg` on every token. A few
+/// entries (an issuer's current and previous keys); a new one replaces the oldest.
+#[derive(Default)]
+struct KnownHeaders(ArcSwap<Vec<KnownHeader>>);
+
+struct KnownHeader {
+    text: Box<str>,
+    alg: Box<str>,
+    kid: Option<Box<str>>,
+}
+
+/// How many headers are kept.
+const KNOWN_HEADERS: usize = 8;
+
+impl fmt::Debug for KnownHeaders {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KnownHeaders({})", self.0.load().len())
+    }
+}
+
+impl KnownHeaders {
+    fn load(&self) -> arc_swap::Guard<Arc<Vec<KnownHeader>>> {
+        self.0.load()
+    }
+
+    /// Remembers the header of a token that was just verified.
+    fn remember(&self, text: &str, alg: &str, kid: Option<&str>) {
+        // Headers longer than a few parameters (e.g. with certificate chains) are rare and
+        // not worth keeping.
+        if text.len() > 2 * HEADER_STACK {
+            return;
+        }
+        self.0.rcu(|known| {
+            let mut next: Vec<KnownHeader> = Vec::with_capacity(KNOWN_HEADERS);
+            let skip = (known.len() + 1).saturating_sub(KNOWN_HEADERS);
+            next.extend(
+                known
+                    .iter()
+                    .skip(skip)
+                    .filter(|h| *h.text != *text)
+                    .map(|h| KnownHeader {
+                        text: h.text.clone(),
+                        alg: h.alg.clone(),
+                        kid: h.kid.clone(),
+                    }),
+            );
+            next.push(KnownHeader {
+                text: text.into(),
+                alg: alg.into(),
+                kid: kid.map(Into::into),
+            });
+            next
+        });
     }
 }
 
@@ -578,6 +661,75 @@ mod tests {
                 .unwrap();
         }
         assert!(cache_len(&v) <= 16, "{}", cache_len(&v));
+    }
+
+    #[test]
+    fn known_headers_are_bounded_and_never_skip_the_key_or_signature() {
+        let keys: Vec<SigningKey> = (0..12)
+            .map(|i| {
+                SigningKey::generate(Algorithm::HS256)
+                    .unwrap()
+                    .with_kid(format!("k{i}"))
+            })
+            .collect();
+        let set = KeySet::new(keys.iter().map(SigningKey::verifying_key)).unwrap();
+        let v = Verifier::builder(set).with_typ("at+jwt").build().unwrap();
+        let issue = |key: &SigningKey, typ: &str| {
+            Issuer::new(key.clone())
+                .with_typ(typ)
+                .issue_for("alice")
+                .unwrap()
+        };
+        for _ in 0..2 {
+            for key in &keys {
+                assert_eq!(v.verify(&issue(key, "at+jwt")).unwrap().subject(), "alice");
+            }
+        }
+        assert_eq!(v.0.headers.load().len(), KNOWN_HEADERS);
+
+        // A known header with another key's signature, or with the payload changed.
+        let known = issue(&keys[11], "at+jwt");
+        let other = issue(&keys[10], "at+jwt");
+        let (header, _) = known.split_once('.').unwrap();
+        let (_, rest) = other.split_once('.').unwrap();
+        assert_eq!(
+            v.verify(&format!("{header}.{rest}")).unwrap_err().kind(),
+            &ErrorKind::InvalidSignature
+        );
+        // A header whose checks fail is refused every time, and never kept.
+        for _ in 0..2 {
+            assert_eq!(
+                v.verify(&issue(&keys[11], "JWT")).unwrap_err().kind(),
+                &ErrorKind::InvalidTokenType
+            );
+        }
+        assert!(
+            v.0.headers.load().iter().all(|h| {
+                let json = crate::b64::decode(h.text.as_bytes()).unwrap();
+                String::from_utf8(json).unwrap().contains("at+jwt")
+            }),
+            "only headers of verified tokens are kept"
+        );
+    }
+
+    #[test]
+    fn a_known_header_still_needs_its_key_in_the_set() {
+        let key = SigningKey::generate(Algorithm::ES256)
+            .unwrap()
+            .with_kid("old");
+        let shared = SharedKeySet::new(KeySet::single(key.verifying_key()));
+        let v = Verifier::builder_shared(shared.clone()).build().unwrap();
+        let token = Issuer::new(key).issue_for("alice").unwrap();
+        assert!(v.verify(&token).is_ok());
+        assert!(v.verify(&token).is_ok());
+        let next = SigningKey::generate(Algorithm::ES256)
+            .unwrap()
+            .with_kid("new");
+        shared.replace(KeySet::single(next.verifying_key()));
+        assert_eq!(
+            v.verify(&token).unwrap_err().kind(),
+            &ErrorKind::UnknownKeyId
+        );
     }
 
     #[test]
