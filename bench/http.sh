@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # HTTP load benchmark of the guarded request path, against the same route served plain, in
 # one run. Server pinned to core 0 (one tokio thread), wrk pinned to core 1, fixed
-# connections. Prints a markdown table: req/s, ratio to plain, p50/p99, peak RSS.
+# connections. Prints a markdown table: req/s, ratio to plain and to `plain, token sent` (the
+# same request as the guarded targets, to the plain route), p50/p99, the server's CPU time per
+# request (user + system, from /proc) and peak RSS.
 #
 #   bench/http.sh                 # all targets, 10 s each
 #   DUR=5 CONN=64 bench/http.sh   # shorter
 #   ONLY='plain|hs256' bench/http.sh
+#   ROUNDS=3 bench/http.sh        # every target three times, interleaved; medians
+#
+# With ROUNDS > 1 the targets run round after round (plain, the rest, plain, the rest, …), each
+# round's ratios are taken against that round's plain targets, and the table gives the median
+# of each column over the rounds (the peak RSS is the largest). The machine's speed drifts by
+# ±10 % over minutes: ratios within a round and medians over rounds are what to compare.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +22,7 @@ CONN=${CONN:-64}
 WARM=${WARM:-2}
 PORT=${PORT:-18190}
 ONLY=${ONLY:-.}
+ROUNDS=${ROUNDS:-1}
 
 if ! command -v wrk >/dev/null; then
     apt-get update -qq && apt-get install -y -qq wrk >/dev/null
@@ -21,12 +30,12 @@ fi
 cargo build --release -q -p authz-bench
 BIN=target/release/bench-server
 TOKENS=$(mktemp -d)
-trap 'rm -rf "$TOKENS"; kill "$PID" 2>/dev/null || true' EXIT
 PID=
 
 # name | server mode | token file | extra server flags
 TARGETS=(
     "plain|plain|none|"
+    "plain, token sent|plain|valid|"
     "hs256 valid|hs256|valid|"
     "hs256 bad signature|hs256|badsig|"
     "hs256 expired|hs256|expired|"
@@ -57,12 +66,16 @@ TARGETS=(
     "hs256 valid, cache + revocation redis mirror|hs256|valid|--cache --revocation redis-mirror"
 )
 
-printf '| target | status | req/s | × plain | p50 ms | p99 ms | peak RSS MiB |\n'
-printf '| --- | --- | ---: | ---: | ---: | ---: | ---: |\n'
-plain_rps=
-for target in "${TARGETS[@]}"; do
-    IFS='|' read -r name mode token flags <<<"$target"
-    [[ "$name" =~ $ONLY ]] || continue
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; printf "%.3f", v}'; }
+RESULTS=$(mktemp)
+trap 'rm -rf "$TOKENS" "$RESULTS"; kill "$PID" 2>/dev/null || true' EXIT
+
+# One measurement, in ROW: "name<TAB>status<TAB>req/s<TAB>p50<TAB>p99<TAB>cpu µs/req<TAB>rss MiB".
+# (Run in this shell, not a subshell, so that the EXIT trap can stop the server.)
+measure() {
+    local name=$1 mode=$2 token=$3 flags=$4
     # shellcheck disable=SC2086
     taskset -c 0 "$BIN" --port "$PORT" --mode "$mode" --tokens "$TOKENS/$mode" $flags >/dev/null &
     PID=$!
@@ -70,21 +83,70 @@ for target in "${TARGETS[@]}"; do
         curl -s -o /dev/null "http://127.0.0.1:$PORT/hello" && break
         sleep 0.05
     done
-    header=()
+    local header=()
     if [[ "$token" != none ]]; then
-        value="Authorization: Bearer $(cat "$TOKENS/$mode/$token")"
-        header=(-H "$value")
+        header=(-H "Authorization: Bearer $(cat "$TOKENS/$mode/$token")")
     fi
+    local status out before after
     status=$(curl -s -o /dev/null -w '%{http_code}' "${header[@]}" "http://127.0.0.1:$PORT/hello")
     taskset -c 1 wrk -t1 -c"$CONN" -d"${WARM}s" "${header[@]}" "http://127.0.0.1:$PORT/hello" >/dev/null
+    before=$(ticks "$PID")
     out=$(taskset -c 1 wrk -t1 -c"$CONN" -d"${DUR}s" --latency "${header[@]}" "http://127.0.0.1:$PORT/hello")
+    after=$(ticks "$PID")
+    local rss_kib
     rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
     kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
+    local rps p50 p99 requests cpu
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-    to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; printf "%.2f", v}'; }
     p50=$(awk '$1=="50%" {print $2}' <<<"$out" | to_ms)
     p99=$(awk '$1=="99%" {print $2}' <<<"$out" | to_ms)
-    [[ "$mode" == plain ]] && plain_rps=$rps
-    ratio=$(awk -v a="$rps" -v b="${plain_rps:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
-    printf '| %s | %s | %.0f | %s | %s | %s | %.1f |\n' "$name" "$status" "$rps" "$ratio" "$p50" "$p99" "$(awk -v k="$rss_kib" 'BEGIN {print k/1024}')"
+    requests=$(awk '/requests in/ {print $1}' <<<"$out")
+    cpu=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$requests" 'BEGIN { printf "%.3f", t / hz / n * 1e6 }')
+    ROW=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s' "$name" "$status" "$rps" "$p50" "$p99" "$cpu" \
+        "$(awk -v k="$rss_kib" 'BEGIN {print k/1024}')")
+}
+
+for round in $(seq "$ROUNDS"); do
+    plain_rps=; sent_rps=
+    for target in "${TARGETS[@]}"; do
+        IFS='|' read -r name mode token flags <<<"$target"
+        [[ "$name" =~ $ONLY ]] || continue
+        measure "$name" "$mode" "$token" "$flags"
+        row=$ROW
+        rps=$(cut -f3 <<<"$row")
+        [[ "$name" == plain ]] && plain_rps=$rps
+        [[ "$name" == "plain, token sent" ]] && sent_rps=$rps
+        ratio() { awk -v a="$rps" -v b="${1:-0}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }'; }
+        printf '%s\t%s\t%s\t%s\n' "$round" "$row" "$(ratio "$plain_rps")" "$(ratio "$sent_rps")" >>"$RESULTS"
+    done
 done
+
+# The table: one row per target, medians over the rounds.
+printf '| target | status | req/s | × plain | × plain, token sent | p50 ms | p99 ms | CPU µs/req | peak RSS MiB |\n'
+printf '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n'
+awk -F'\t' '
+    function median(list,    n, a, i, j, t) {
+        n = split(list, a, " ")
+        for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
+        if (n == 0 || a[1] == "-") return "-"
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    function add(key, v) { col[key] = (key in col) ? col[key] " " v : v }
+    {
+        name = $2
+        if (!(name in seen)) { seen[name] = 1; order[++count] = name; status[name] = $3 }
+        add(name SUBSEP "rps", $4); add(name SUBSEP "p50", $5); add(name SUBSEP "p99", $6)
+        add(name SUBSEP "cpu", $7); add(name SUBSEP "plain", $9); add(name SUBSEP "sent", $10)
+        if ($8 + 0 > rss[name] + 0) rss[name] = $8
+    }
+    END {
+        for (i = 1; i <= count; i++) {
+            n = order[i]
+            plain = median(col[n SUBSEP "plain"]); sent = median(col[n SUBSEP "sent"])
+            printf "| %s | %s | %.0f | %s | %s | %.2f | %.2f | %.2f | %.1f |\n", n, status[n],
+                median(col[n SUBSEP "rps"]), plain == "-" ? "-" : sprintf("%.2f", plain),
+                sent == "-" ? "-" : sprintf("%.2f", sent), median(col[n SUBSEP "p50"]),
+                median(col[n SUBSEP "p99"]), median(col[n SUBSEP "cpu"]), rss[n]
+        }
+    }' "$RESULTS"
+if [[ -n "${KEEP:-}" ]]; then cp "$RESULTS" "$KEEP"; fi

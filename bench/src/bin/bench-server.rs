@@ -21,7 +21,8 @@
 //! kept in step through Redis pub/sub (`RedisStore::connect_mirrored`).
 //!
 //! In a guarded mode it generates a key and writes the tokens it will see into DIR: `valid`,
-//! `badsig`, `expired`, `norole`.
+//! `badsig`, `expired`, `norole`. In plain mode it writes HS256 tokens of the same shape, which
+//! the route ignores (`plain, token sent`: the bytes of a guarded request, without the layer).
 
 use std::time::Duration;
 
@@ -52,7 +53,14 @@ fn main() -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     let app = match mode.as_str() {
-        "plain" => plain_router(),
+        "plain" => {
+            // The same tokens as the HS256 targets, for `plain, token sent` (the request of a
+            // guarded target, to a route that ignores it).
+            if let Some(dir) = arg(&args, "--tokens") {
+                write_tokens(&keys_and_tokens(Algorithm::HS256)?.1, &dir)?;
+            }
+            plain_router()
+        }
         alg => {
             let alg = authz_bench::algorithm(alg)?;
             let dir = arg(&args, "--tokens").ok_or("--tokens DIR is required")?;
@@ -139,16 +147,21 @@ fn setup(
     remote: Option<&tokio::runtime::Runtime>,
 ) -> Result<Verifier, String> {
     let (keys, tokens) = keys_and_tokens(alg)?;
-    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    for name in ["valid", "badsig", "expired", "norole"] {
-        let token = tokens.get(name).unwrap_or_default();
-        std::fs::write(format!("{dir}/{name}"), token).map_err(|e| e.to_string())?;
-    }
+    write_tokens(&tokens, dir)?;
     let builder = match remote {
         None => Verifier::builder(keys),
         Some(runtime) => Verifier::builder_remote(runtime.block_on(remote_keys(keys))?),
     };
     configure(builder, cache)
+}
+
+fn write_tokens(tokens: &authz_bench::Tokens, dir: &str) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    for name in ["valid", "badsig", "expired", "norole"] {
+        let token = tokens.get(name).unwrap_or_default();
+        std::fs::write(format!("{dir}/{name}"), token).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 fn now() -> u64 {
