@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use arc_swap::ArcSwap;
 use authz_core::{Denied, ErrorKind};
@@ -169,7 +170,39 @@ impl Rendered {
 /// a body. Bounded; read without a lock.
 #[derive(Default)]
 pub(crate) struct Responses {
-    rendered: ArcSwap<HashMap<AuthRejection, Rendered>>,
+    rendered: ArcSwap<HashMap<AuthRejection, Rendered, BuildHasherDefault<Fold>>>,
+}
+
+/// A cheap hash for the kept responses' keys: rejections the app and the verifier made, never
+/// text a client chose (those are not kept), and at most [`KEPT_RESPONSES`] of them, so there
+/// is no flooding to defend against.
+#[derive(Default)]
+struct Fold(u64);
+
+impl Hasher for Fold {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+        for &b in chunks.remainder() {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
 }
 
 /// Distinct rejections are few (one per requirement, refusal reason and missing claim);
