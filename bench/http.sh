@@ -9,6 +9,7 @@
 #   DUR=5 CONN=64 bench/http.sh   # shorter
 #   ONLY='plain|hs256' bench/http.sh
 #   ROUNDS=3 bench/http.sh        # every target three times, interleaved; medians
+#   BIN=path/to/bench-server bench/http.sh   # another build (e.g. an older commit)
 #
 # With ROUNDS > 1 the targets run round after round (plain, the rest, plain, the rest, …), each
 # round's ratios are taken against that round's plain targets, and the table gives the median
@@ -27,8 +28,8 @@ ROUNDS=${ROUNDS:-1}
 if ! command -v wrk >/dev/null; then
     apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
-cargo build --release -q -p authz-bench
-BIN=target/release/bench-server
+[[ -n "${BIN:-}" ]] || cargo build --release -q -p authz-bench
+BIN=${BIN:-target/release/bench-server}
 TOKENS=$(mktemp -d)
 PID=
 
@@ -36,6 +37,7 @@ PID=
 TARGETS=(
     "plain|plain|none|"
     "plain, token sent|plain|valid|"
+    "plain, token sent, 403 answer|plain|valid|--forbidden"
     "hs256 valid|hs256|valid|"
     "hs256 bad signature|hs256|badsig|"
     "hs256 expired|hs256|expired|"

@@ -8,7 +8,7 @@ use authz_core::{Denied, Principal, Requirement};
 use axum::extract::FromRequestParts;
 use http::request::Parts;
 
-use crate::auth::{AuthConfig, AuthRejection, AuthState, ExtractRejection, state};
+use crate::auth::{AuthConfig, AuthRejection, ExtractRejection, state};
 
 /// What one guarded handler requires. `#[require_auth]` implements it on a hidden marker type
 /// per handler: the requirement is built once (a `LazyLock`), never parsed per request.
@@ -77,30 +77,25 @@ impl<S: Send + Sync, T: GuardSpec> FromRequestParts<S> for Guard<T> {
                 ));
             }
         }
-        if T::POLICY.is_some() {
-            // The policy gets the parts mutably: it needs its own handles on the state.
-            let AuthState { config, principal } = state.clone();
-            if let Some(principal) = principal
-                && !T::policy(&principal, parts).await
-            {
-                let denied = T::policy_denied();
-                return Err(reject(parts, &config, AuthRejection::Forbidden(denied)));
-            }
+        let quota = T::quota();
+        if T::POLICY.is_none() && quota.is_none() {
+            return Ok(Guard(PhantomData));
         }
-        let Some((limiter, quota)) = T::quota() else {
+        // The policy gets the parts mutably: from here on, own handles on the state.
+        let (config, principal) = (state.config.clone(), principal.clone());
+        if T::POLICY.is_some() && !T::policy(&principal, parts).await {
+            let denied = T::policy_denied();
+            return Err(reject(parts, &config, AuthRejection::Forbidden(denied)));
+        }
+        let Some((limiter, quota)) = quota else {
             return Ok(Guard(PhantomData));
         };
-        let subject = crate::auth::state(parts)?
-            .principal
-            .as_ref()
-            .map(Principal::subject)
-            .unwrap_or_default();
         if let authz_core::usage::QuotaDecision::Limited {
             limit,
             retry_after,
             reset,
             cap,
-        } = limiter.check(subject, &quota, crate::usage::now())
+        } = limiter.check(principal.subject(), &quota, crate::usage::now())
         {
             crate::auth::count(
                 "authz_denials_total",

@@ -38,6 +38,30 @@ pub fn plain_router() -> Router {
     Router::new().route("/hello", get(plain))
 }
 
+/// The guarded route's 403 for a caller without the role, byte for byte, as prebuilt bytes.
+async fn forbidden() -> axum::response::Response {
+    let body = r#"{"code":"insufficient_scope","detail":"Insufficient permissions: requires role = \"user\""}"#;
+    let challenge = r#"Bearer realm="api", error="insufficient_scope", error_description="Insufficient permissions: requires role = 'user'""#;
+    let mut response = axum::response::Response::new(Body::from(body));
+    *response.status_mut() = http::StatusCode::FORBIDDEN;
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        http::header::WWW_AUTHENTICATE,
+        http::HeaderValue::from_static(challenge),
+    );
+    response
+}
+
+/// `GET /hello` answering the guarded route's 403 without any check: what the bigger
+/// response alone costs (hyper and the kernel), against which a refusal's own cost shows.
+pub fn plain_forbidden_router() -> Router {
+    Router::new().route("/hello", get(forbidden))
+}
+
 /// `GET /hello` with `#[require_auth(role = "user")]`, without the layer (the caller adds it,
 /// with whatever else it measures).
 pub fn guarded_router() -> Router {

@@ -10,6 +10,9 @@
 //! server in the same process answers after 500 ms with `Cache-Control: max-age=1`, so that
 //! a refresh runs (and is in flight half the time) throughout the load run.
 //!
+//! `--forbidden` (plain mode): the route answers the guarded route's 403 (same bytes) without
+//! any check, to tell the cost of the bigger response from the cost of refusing.
+//!
 //! `--usage` adds the `UsageLayer` with the memory meter (counting only); `--quota` adds it with
 //! a quota that never refuses (counting, the limiter and the `RateLimit-*` headers).
 //! `--usage-redis`: counting, flushed to Redis once a second; `--quota-redis`: the same plus
@@ -33,7 +36,9 @@ use authz_axum::remote::{RemoteKeySet, RemoteOptions};
 use authz_axum::store::{MemoryStore, RedisStore, RevocationQuery, RevocationStore, SqlStore};
 use authz_axum::usage::{FailMode, Quota, Quotas, UsageLayer, UsageMeter};
 use authz_axum::{Algorithm, AuthLayer, KeySet, Principal, Verifier};
-use authz_bench::{configure, guarded_router, keys_and_tokens, plain_router};
+use authz_bench::{
+    configure, guarded_router, keys_and_tokens, plain_forbidden_router, plain_router,
+};
 use axum::Router;
 use axum::routing::get;
 
@@ -59,7 +64,11 @@ fn main() -> Result<(), String> {
             if let Some(dir) = arg(&args, "--tokens") {
                 write_tokens(&keys_and_tokens(Algorithm::HS256)?.1, &dir)?;
             }
-            plain_router()
+            if args.iter().any(|a| a == "--forbidden") {
+                plain_forbidden_router()
+            } else {
+                plain_router()
+            }
         }
         alg => {
             let alg = authz_bench::algorithm(alg)?;
