@@ -193,3 +193,32 @@ pub fn algorithm(name: &str) -> Result<Algorithm, String> {
         .parse()
         .map_err(|e| format!("{e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    async fn answer(router: Router, token: &str) -> (http::StatusCode, http::HeaderMap, Vec<u8>) {
+        let response = router
+            .oneshot(request(Some(token)))
+            .await
+            .expect("the router is infallible");
+        let (parts, body) = response.into_parts();
+        let body = axum::body::to_bytes(body, 1 << 16)
+            .await
+            .expect("a full body");
+        (parts.status, parts.headers, body.to_vec())
+    }
+
+    /// The `--forbidden` baseline is only a baseline while it answers what the guarded route
+    /// answers a caller without the role.
+    #[test]
+    fn the_forbidden_baseline_answers_the_guarded_routes_403_byte_for_byte() {
+        let (guarded, tokens) = guarded_app(Algorithm::HS256, false).expect("the benchmark app");
+        let refused = ready(answer(guarded, &tokens.norole));
+        let baseline = ready(answer(plain_forbidden_router(), &tokens.norole));
+        assert_eq!(refused.0, http::StatusCode::FORBIDDEN);
+        assert_eq!(refused, baseline);
+    }
+}
