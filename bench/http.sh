@@ -16,6 +16,7 @@
 # target's server runs beside it, and the two take turns of DUR seconds, so that each ratio
 # compares runs a second apart. A target with background work (a remote JWKS refreshing,
 # Redis) runs only during its own turns.
+#
 # With ROUNDS > 1 the targets run round after round (plain, the rest, plain, the rest, …), each
 # round's ratios are taken against that round's plain targets, and the table gives the median
 # of each column over the rounds (the peak RSS is the largest). The machine's speed drifts by
@@ -37,7 +38,6 @@ fi
 [[ -n "${BIN:-}" ]] || cargo build --release -q -p authz-bench
 BIN=${BIN:-target/release/bench-server}
 TOKENS=$(mktemp -d)
-PID=
 
 # name | server mode | token file | extra server flags
 TARGETS=(
@@ -155,6 +155,8 @@ else
     start 0 plain none ""
     plain_pid=$SPID plain_header=("${HEADER[@]}") plain_status=$STATUS
     plain_runs=()
+    # A plain run between target runs; its req/s in PLAIN_RPS.
+    load_plain() { load 0 "$plain_pid" plain_header; plain_runs+=("$LOAD"); PLAIN_RPS=$(cut -f1 <<<"$LOAD"); }
     sent_ratio=
     slot=0
     for target in "${selected[@]}"; do
@@ -162,16 +164,14 @@ else
         [[ "$name" == plain ]] && continue
         slot=$((slot + 1))
         start "$slot" "$mode" "$token" "$flags"
-        load 0 "$plain_pid" plain_header
-        previous=$(cut -f1 <<<"$LOAD")
-        plain_runs+=("$LOAD")
+        load_plain
+        previous=$PLAIN_RPS
         ratios=()
         for pair in $(seq "$PAIRS"); do
             load "$slot" "$SPID" HEADER
             run=$LOAD
-            load 0 "$plain_pid" plain_header
-            next=$(cut -f1 <<<"$LOAD")
-            plain_runs+=("$LOAD")
+            load_plain
+            next=$PLAIN_RPS
             x=$(ratio "$(cut -f1 <<<"$run")" "$(awk -v a="$previous" -v b="$next" 'BEGIN {print (a + b) / 2}')")
             ratios+=("$x")
             record "$pair" "$name" "$STATUS" "$run" "$(rss "$SPID")" "$x" \
