@@ -100,6 +100,28 @@ enum Rule {
     AsyncCheck(&'static str, Arc<dyn AsyncCheck>),
 }
 
+/// The outcome of a synchronous evaluation: an async check makes its part undecided, and
+/// no combinator turns "undecided" into "met".
+enum Verdict<'a> {
+    Met,
+    Unmet(Denied),
+    /// The first async check met on the way, for the message.
+    Undecided(&'a Requirement),
+}
+
+impl Node {
+    /// The refusal of a synchronous evaluation that met this async check.
+    fn undecided(&self) -> Denied {
+        let mut text = self.denied.requirement().to_owned();
+        text.push_str(" (an async check: use `evaluate_async`)");
+        let mut denied = Denied::with_scopes(text, Vec::new());
+        if let Some(inner) = Arc::get_mut(&mut denied.0) {
+            inner.needs_async = true;
+        }
+        denied
+    }
+}
+
 impl Requirement {
     fn new(rule: Rule) -> Self {
         let mut scopes = Vec::new();
@@ -176,21 +198,67 @@ impl Requirement {
         self.0.denied.clone()
     }
 
-    /// Evaluates the requirement for `principal`.
+    /// Evaluates the requirement for `principal`, without awaiting anything.
     ///
-    /// An async check met here fails closed (denied); use
+    /// A part that needs an async check can't be decided here. It is neither met nor unmet:
+    /// `not(...)` of it is undecided too, `any(...)` is met only by a part that is decided and
+    /// met, and `all(...)` fails only on a part that is decided and unmet. A requirement that
+    /// stays undecided is refused ([`Denied::needs_async`] is then `true`): use
     /// [`evaluate_async`](Self::evaluate_async) when [`is_async`](Self::is_async).
     ///
     /// # Errors
     ///
-    /// [`Denied`], naming the part that failed.
+    /// [`Denied`], naming the part that failed (or the async part that could not be run).
     pub fn evaluate(&self, principal: &Principal) -> Result<(), Denied> {
+        match self.decide(principal) {
+            Verdict::Met => Ok(()),
+            Verdict::Unmet(denied) => Err(denied),
+            Verdict::Undecided(node) => Err(node.0.undecided()),
+        }
+    }
+
+    /// The synchronous, three-valued evaluation behind [`evaluate`](Self::evaluate).
+    fn decide(&self, principal: &Principal) -> Verdict<'_> {
         match &self.0.rule {
-            Rule::Any(rs) => self.any_of(rs.iter().map(|r| r.evaluate(principal))),
-            Rule::All(rs) => rs.iter().try_for_each(|r| r.evaluate(principal)),
-            Rule::Not(r) => self.not_of(r.evaluate(principal)),
-            Rule::AsyncCheck(..) => Err(self.denied()),
-            _ => self.leaf(principal),
+            Rule::Any(rs) => {
+                let mut undecided = None;
+                let mut results = Vec::new();
+                for r in rs {
+                    match r.decide(principal) {
+                        Verdict::Met => return Verdict::Met,
+                        Verdict::Unmet(denied) => results.push(Err(denied)),
+                        Verdict::Undecided(node) => undecided = undecided.or(Some(node)),
+                    }
+                }
+                match undecided {
+                    Some(node) => Verdict::Undecided(node),
+                    None => match self.any_of(results.into_iter()) {
+                        Ok(()) => Verdict::Met,
+                        Err(denied) => Verdict::Unmet(denied),
+                    },
+                }
+            }
+            Rule::All(rs) => {
+                let mut undecided = None;
+                for r in rs {
+                    match r.decide(principal) {
+                        Verdict::Met => {}
+                        Verdict::Unmet(denied) => return Verdict::Unmet(denied),
+                        Verdict::Undecided(node) => undecided = undecided.or(Some(node)),
+                    }
+                }
+                undecided.map_or(Verdict::Met, Verdict::Undecided)
+            }
+            Rule::Not(r) => match r.decide(principal) {
+                Verdict::Met => Verdict::Unmet(self.denied()),
+                Verdict::Unmet(_) => Verdict::Met,
+                undecided @ Verdict::Undecided(_) => undecided,
+            },
+            Rule::AsyncCheck(..) => Verdict::Undecided(self),
+            _ => match self.leaf(principal) {
+                Ok(()) => Verdict::Met,
+                Err(denied) => Verdict::Unmet(denied),
+            },
         }
     }
 
@@ -349,6 +417,8 @@ struct DeniedText {
     message: Box<str>,
     failed_at: usize,
     scopes: Box<[String]>,
+    /// Refused because a synchronous evaluation met an async check.
+    needs_async: bool,
 }
 
 const DENIED_PREFIX: &str = "Insufficient permissions: requires ";
@@ -368,6 +438,7 @@ impl Denied {
             message: message.into(),
             failed_at: DENIED_PREFIX.len(),
             scopes: scopes.into(),
+            needs_async: false,
         }))
     }
 
@@ -379,6 +450,13 @@ impl Denied {
     /// Scopes that would have satisfied the failing part (empty if scopes were not asked).
     pub fn scopes(&self) -> &[String] {
         &self.0.scopes
+    }
+
+    /// Whether this refusal comes from [`Requirement::evaluate`] meeting an async check it
+    /// could not run (the requirement may well be met: evaluate it with
+    /// [`Requirement::evaluate_async`]).
+    pub fn needs_async(&self) -> bool {
+        self.0.needs_async
     }
 
     /// The human message, `Insufficient permissions: requires role = "admin"` (what
