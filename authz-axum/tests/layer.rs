@@ -122,6 +122,7 @@ fn app() -> Router {
 
 struct Reply {
     status: StatusCode,
+    headers: http::HeaderMap,
     challenge: Option<String>,
     body: Value,
     text: String,
@@ -130,6 +131,7 @@ struct Reply {
 async fn send(app: Router, request: Request<Body>) -> Reply {
     let response: Response = app.oneshot(request).await.unwrap();
     let status = response.status();
+    let headers = response.headers().clone();
     let challenge = response
         .headers()
         .get("www-authenticate")
@@ -139,6 +141,7 @@ async fn send(app: Router, request: Request<Body>) -> Reply {
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
     Reply {
         status,
+        headers,
         challenge,
         body,
         text,
@@ -261,19 +264,108 @@ async fn required_mode_refuses_anonymous_requests_everywhere() {
     assert_eq!(reply.challenge.as_deref(), Some(r#"Bearer realm="zen""#));
     let reply = send(app.clone(), bearer("/public", &alice())).await;
     assert_eq!(reply.status, StatusCode::OK);
-    // CORS preflight is never refused by the layer.
-    let preflight = Request::options("/public")
-        .header("origin", "https://app.example")
-        .header("access-control-request-method", "GET")
-        .body(Body::empty())
-        .unwrap();
-    let reply = send(app.clone(), preflight).await;
-    assert_ne!(reply.status, StatusCode::UNAUTHORIZED);
     let plain_options = Request::options("/public").body(Body::empty()).unwrap();
     assert_eq!(
         send(app, plain_options).await.status,
         StatusCode::UNAUTHORIZED
     );
+}
+
+fn preflight(path: &str) -> Request<Body> {
+    Request::options(path)
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "POST")
+        .body(Body::empty())
+        .unwrap()
+}
+
+/// A handler that counts its calls, for routes that answer every method.
+fn counting(
+    calls: &std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> impl Fn() -> std::future::Ready<&'static str> + Clone + Send + Sync + 'static {
+    let calls = calls.clone();
+    move || {
+        calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::future::ready("handler ran")
+    }
+}
+
+#[tokio::test]
+async fn required_mode_never_runs_a_handler_for_an_anonymous_preflight() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let calls = Arc::new(AtomicUsize::new(0));
+    let app = Router::new()
+        .route("/any", axum::routing::any(counting(&calls)))
+        .route(
+            "/options",
+            axum::routing::options(counting(&calls)).post(counting(&calls)),
+        )
+        .fallback(counting(&calls))
+        .layer(AuthLayer::new(verifier()).required());
+    for path in ["/any", "/options", "/not-a-route"] {
+        let reply = send(app.clone(), preflight(path)).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(reply.body["code"], "missing_token", "{path}");
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "no handler ran");
+
+    // With a token, the same routes run (the layer refuses only anonymous callers).
+    let with_token = Request::options("/any")
+        .header("authorization", format!("Bearer {}", alice()))
+        .header("access-control-request-method", "POST")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(app, with_token).await.status, StatusCode::OK);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_cors_layer_outside_answers_preflights_before_the_auth_layer() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tower_http::cors::CorsLayer;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let cors = CorsLayer::new()
+        .allow_origin(http::HeaderValue::from_static("https://app.example"))
+        .allow_methods([http::Method::GET, http::Method::POST])
+        .allow_headers([http::header::AUTHORIZATION]);
+    let app = Router::new()
+        .route("/any", axum::routing::any(counting(&calls)))
+        .fallback(counting(&calls))
+        .layer(AuthLayer::new(verifier()).required())
+        .layer(cors);
+    for path in ["/any", "/not-a-route"] {
+        let reply = send(app.clone(), preflight(path)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}");
+        assert_eq!(
+            reply.headers["access-control-allow-origin"],
+            "https://app.example"
+        );
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "the CORS layer answered");
+    // The actual request still needs a token.
+    let post = Request::post("/any")
+        .header("origin", "https://app.example")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(app, post).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn optional_mode_preflights_reach_guards_as_anonymous() {
+    let app = routes().layer(AuthLayer::new(verifier()));
+    let reply = send(
+        app,
+        Request::options("/admin")
+            .header("access-control-request-method", "GET")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    // `/admin` has no OPTIONS handler: axum answers 405 without running the guarded GET.
+    assert_ne!(reply.status, StatusCode::OK);
 }
 
 #[tokio::test]

@@ -18,7 +18,8 @@ use super::source::{ExtractFn, Source};
 ///
 /// *Optional* mode (the default): no token → the request goes on anonymous; a bad token → 401.
 /// *Required* mode ([`required`](Self::required)): no valid token → 401 for every route below.
-/// CORS preflight requests (`OPTIONS` with `Access-Control-Request-Method`) always pass.
+/// CORS preflight requests get no special pass: put the CORS layer *outside* this one
+/// (`.layer(auth).layer(cors)`), so that it answers preflights before they reach a handler.
 ///
 /// See the [module docs](crate::auth) for an example.
 #[derive(Clone)]

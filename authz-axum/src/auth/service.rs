@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::response::Response;
-use http::{Method, Request, header};
+use http::Request;
 use tower_service::Service;
 
 use super::future::{ResponseFuture, attach};
@@ -80,13 +80,6 @@ impl<S> AuthService<S> {
     }
 }
 
-fn is_cors_preflight<B>(request: &Request<B>) -> bool {
-    request.method() == Method::OPTIONS
-        && request
-            .headers()
-            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
-}
-
 impl<S, B> Service<Request<B>> for AuthService<S>
 where
     S: Service<Request<B>, Response = Response> + Clone,
@@ -100,11 +93,12 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        // A CORS preflight is a request like any other here: in required mode it needs a
+        // token (browsers never send one), so the CORS layer must sit outside this one and
+        // answer preflights itself. Letting them through would run whatever handler the
+        // route's `OPTIONS` reaches (an `any(...)` route, the fallback) for an anonymous
+        // caller.
         let config = &self.config;
-        if is_cors_preflight(&request) {
-            attach(&mut request, config, None);
-            return ResponseFuture::inner(self.inner.call(request));
-        }
         let outcome = match source::find(&config.sources, request.headers(), request.uri()) {
             Err(reason) => Err(AuthRejection::InvalidRequest(reason)),
             Ok(None) if config.required => Err(AuthRejection::MissingToken),
