@@ -8,6 +8,7 @@
 //! See the [`auth`] module for the request path and an example.
 
 pub mod auth;
+pub mod cookie;
 mod guard;
 pub mod jwks;
 pub mod keyserver;

@@ -14,6 +14,7 @@ use tower_service::Service;
 
 use super::layer::{AuthConfig, AuthState};
 use super::rejection::AuthRejection;
+use super::source::Via;
 
 pin_project! {
     /// Response future of [`AuthService`](super::AuthService). Boxes nothing unless a revocation hook is set.
@@ -44,6 +45,7 @@ pin_project! {
             request: Option<Request<B>>,
             service: Option<S>,
             config: Arc<AuthConfig>,
+            via: Via,
         },
         Rejected { response: Option<Response> },
     }
@@ -89,6 +91,7 @@ impl<S: Service<Request<B>>, B> ResponseFuture<S, B> {
         request: Request<B>,
         service: S,
         config: Arc<AuthConfig>,
+        via: Via,
     ) -> Self {
         Self {
             kind: Kind::Resolving {
@@ -96,6 +99,7 @@ impl<S: Service<Request<B>>, B> ResponseFuture<S, B> {
                 request: Some(request),
                 service: Some(service),
                 config,
+                via,
             },
         }
     }
@@ -153,11 +157,19 @@ where
                     request,
                     service,
                     config,
+                    via,
                 } => {
                     let outcome = ready!(check.as_mut().poll(cx));
                     let mut request = request
                         .take()
                         .expect("ResponseFuture polled after completion");
+                    let outcome = match outcome {
+                        Ok(Some(principal)) => {
+                            super::service::check_csrf(config, &request, *via, &principal)
+                                .map(|()| Some(principal))
+                        }
+                        other => other,
+                    };
                     let mut service = service
                         .take()
                         .expect("ResponseFuture polled after completion");

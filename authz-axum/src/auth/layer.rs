@@ -11,6 +11,7 @@ use super::rejection::{AuthRejection, DefaultOnRejection, OnRejection, Responses
 use super::revocation::Revocation;
 use super::service::AuthService;
 use super::source::{ExtractFn, Source};
+use crate::cookie::Csrf;
 
 /// A tower layer that verifies the request's token once and puts the [`Principal`] in the
 /// request extensions, for the [`Auth`](crate::Auth) / [`Claims`](crate::Claims) extractors
@@ -35,6 +36,8 @@ pub(crate) struct AuthConfig {
     pub(crate) realm: String,
     pub(crate) revocation: Option<Arc<dyn Revocation>>,
     pub(crate) on_rejection: Arc<dyn OnRejection>,
+    /// The CSRF check of cookie-authenticated requests.
+    pub(crate) csrf: Csrf,
     /// The default responses, made once each (they depend on the realm).
     pub(crate) responses: Responses,
 }
@@ -83,6 +86,7 @@ impl AuthLayer {
                 realm: "api".to_owned(),
                 revocation: None,
                 on_rejection: Arc::new(DefaultOnRejection),
+                csrf: Csrf::refusing(),
                 responses: Responses::default(),
             }),
         }
@@ -102,6 +106,7 @@ impl AuthLayer {
                 realm: c.realm.clone(),
                 revocation: c.revocation.clone(),
                 on_rejection: c.on_rejection.clone(),
+                csrf: c.csrf.clone(),
                 responses: Responses::default(),
             };
             f(&mut config);
@@ -126,10 +131,29 @@ impl AuthLayer {
         self.edit(|c| c.realm = realm)
     }
 
-    /// Also reads the token from the cookie `name` (for browser apps).
+    /// Also reads the token from the cookie `name` (for browser apps), with CSRF protection
+    /// on: an unsafe request (`POST`, `PUT`, `PATCH`, `DELETE`, …) that the cookie
+    /// authenticated must pass the [`Csrf`] check, or gets 403 `csrf_failed`. A token in the
+    /// `Authorization` header wins over the cookie, and is not CSRF-checked.
+    ///
+    /// The CSRF key is random, made now, unless [`with_csrf`](Self::with_csrf) gives one
+    /// (several instances need the same key). See [`crate::cookie`].
     pub fn with_cookie(self, name: impl Into<String>) -> Self {
         let name = name.into();
-        self.edit(|c| c.sources.push(Source::Cookie(name)))
+        self.edit(|c| {
+            c.sources.push(Source::Cookie(name));
+            if c.csrf.is_refusing() {
+                c.csrf = Csrf::random().unwrap_or_else(|_| Csrf::refusing());
+            }
+        })
+    }
+
+    /// The CSRF check for cookie-authenticated requests: a shared key, trusted origins, the
+    /// header and cookie names — or [`Csrf::insecure_disabled`].
+    ///
+    /// Defaults to a random key once a cookie source is on.
+    pub fn with_csrf(self, csrf: Csrf) -> Self {
+        self.edit(|c| c.csrf = csrf)
     }
 
     /// Also reads the token from the header `name` (e.g. `x-api-token`).

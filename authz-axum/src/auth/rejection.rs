@@ -33,6 +33,9 @@ pub enum AuthRejection {
     ClaimsMismatch,
     /// A guard or extractor ran on a route without the auth layer: 500, logged. Never open.
     MissingLayer,
+    /// A cookie authenticated an unsafe request that failed the CSRF check (see
+    /// [`crate::cookie`]): 403 `csrf_failed`, with the reason.
+    CsrfFailed(&'static str),
 }
 
 impl AuthRejection {
@@ -43,7 +46,7 @@ impl AuthRejection {
             Self::InvalidToken(ErrorKind::KeysUnavailable) => StatusCode::SERVICE_UNAVAILABLE,
             Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::CsrfFailed(_) => StatusCode::FORBIDDEN,
             Self::MissingLayer => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -57,6 +60,7 @@ impl AuthRejection {
             Self::Forbidden(_) => "insufficient_scope",
             Self::ClaimsMismatch => "claims_mismatch",
             Self::MissingLayer => "auth_layer_missing",
+            Self::CsrfFailed(_) => "csrf_failed",
         }
     }
 
@@ -69,6 +73,7 @@ impl AuthRejection {
             Self::Forbidden(denied) => denied.message().into(),
             Self::ClaimsMismatch => "The token's claims do not have the expected shape".into(),
             Self::MissingLayer => "Internal Server Error".into(),
+            Self::CsrfFailed(why) => format!("CSRF check failed: {why}").into(),
         }
     }
 
@@ -79,7 +84,8 @@ impl AuthRejection {
 
     fn challenge_with(&self, realm: &str, detail: &str) -> Option<String> {
         let error = match self {
-            Self::MissingLayer => return None,
+            // Not a bearer-token problem: no RFC 6750 challenge.
+            Self::MissingLayer | Self::CsrfFailed(_) => return None,
             Self::MissingToken => None,
             Self::InvalidToken(_) | Self::ClaimsMismatch => Some("invalid_token"),
             Self::InvalidRequest(_) => Some("invalid_request"),

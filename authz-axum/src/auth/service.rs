@@ -11,7 +11,7 @@ use tower_service::Service;
 use super::future::{ResponseFuture, attach};
 use super::layer::AuthConfig;
 use super::rejection::AuthRejection;
-use super::source;
+use super::source::{self, Via};
 
 /// The metric of the layer's outcomes.
 pub(crate) const VERIFICATIONS: &str = "authz_verifications_total";
@@ -40,6 +40,27 @@ fn refetch_and_verify(
         }
         Ok(Some(principal))
     })
+}
+
+/// The CSRF check of a request that a cookie authenticated (see [`crate::cookie`]).
+pub(crate) fn check_csrf<B>(
+    config: &AuthConfig,
+    request: &Request<B>,
+    via: Via,
+    principal: &Principal,
+) -> Result<(), AuthRejection> {
+    if via != Via::Cookie {
+        return Ok(());
+    }
+    config
+        .csrf
+        .check(
+            request.method(),
+            request.headers(),
+            request.uri(),
+            principal,
+        )
+        .map_err(AuthRejection::CsrfFailed)
 }
 
 /// The middleware made by [`AuthLayer`](super::AuthLayer). See the
@@ -103,8 +124,11 @@ where
             Err(reason) => Err(AuthRejection::InvalidRequest(reason)),
             Ok(None) if config.required => Err(AuthRejection::MissingToken),
             Ok(None) => Ok(None),
-            Ok(Some(token)) => match config.verifier.verify(&token) {
-                Ok(principal) => Ok(Some(principal)),
+            Ok(Some(found)) => match config.verifier.verify(&found.token) {
+                Ok(principal) => match check_csrf(config, &request, found.via, &principal) {
+                    Ok(()) => Ok(Some(principal)),
+                    Err(rejection) => Err(rejection),
+                },
                 Err(error) => {
                     let kind = error.into_kind();
                     if let (Some(remote), ErrorKind::UnknownKeyId | ErrorKind::KeysUnavailable) =
@@ -112,9 +136,17 @@ where
                     {
                         // Slow path: one refresh of the remote keys (single-flight, at most
                         // once per cooldown), then verify again.
-                        let check = refetch_and_verify(remote.clone(), config.clone(), &token);
+                        let via = found.via;
+                        let check =
+                            refetch_and_verify(remote.clone(), config.clone(), &found.token);
                         let ready = crate::take_ready(&mut self.inner);
-                        return ResponseFuture::resolving(check, request, ready, config.clone());
+                        return ResponseFuture::resolving(
+                            check,
+                            request,
+                            ready,
+                            config.clone(),
+                            via,
+                        );
                     }
                     Err(AuthRejection::InvalidToken(kind))
                 }

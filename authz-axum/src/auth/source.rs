@@ -34,18 +34,48 @@ impl fmt::Debug for Source {
     }
 }
 
-/// Finds the request's token in `sources`. Two sources carrying one is a malformed request
-/// (RFC 6750 §2: a client uses one method).
+/// Where the request's token was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// `Authorization`, a custom header, the query, or the app's extractor: never attached by
+    /// a browser on its own.
+    Explicit,
+    /// A cookie: a browser attaches it to cross-site requests too (CSRF applies).
+    Cookie,
+}
+
+/// The token of a request and where it came from.
+pub(crate) struct Found<'r> {
+    pub(crate) token: Cow<'r, str>,
+    pub(crate) via: Via,
+}
+
+/// The query parameter RFC 6750 §2.3 names.
+const RFC6750_QUERY: &str = "access_token";
+
+/// Finds the request's token in `sources`.
+///
+/// - Two explicit sources carrying one is a malformed request (RFC 6750 §2: a client uses
+///   one method). So is an `Authorization` token beside an `access_token` query parameter,
+///   whether or not the query is a configured source.
+/// - A cookie is not one of RFC 6750's methods: when an explicit source has a token, the
+///   cookie is ignored (a browser with a session can still call with a bearer token), and
+///   only a request the cookie authenticated is subject to CSRF checks.
 pub(crate) fn find<'r>(
     sources: &[Source],
     headers: &'r HeaderMap,
     uri: &'r Uri,
-) -> Result<Option<Cow<'r, str>>, &'static str> {
-    let mut found = None;
+) -> Result<Option<Found<'r>>, &'static str> {
+    let mut found: Option<Cow<'r, str>> = None;
+    let mut bearer_found = false;
     for source in sources {
         let token = match source {
-            Source::Bearer => bearer(headers)?.map(Cow::Borrowed),
-            Source::Cookie(name) => cookie(headers, name)?.map(Cow::Borrowed),
+            Source::Bearer => {
+                let token = bearer(headers)?;
+                bearer_found = token.is_some();
+                token.map(Cow::Borrowed)
+            }
+            Source::Cookie(_) => continue,
             Source::Header(name) => header_value(headers, name)?.map(Cow::Borrowed),
             Source::Query(name) => query(uri, name)?.map(Cow::Borrowed),
             Source::Custom(extract) => extract(headers, uri)?.map(Cow::Owned),
@@ -57,7 +87,39 @@ pub(crate) fn find<'r>(
             found = token;
         }
     }
-    Ok(found)
+    if bearer_found && has_query_param(uri, RFC6750_QUERY) {
+        return Err("the token is given by more than one method");
+    }
+    if let Some(token) = found {
+        return Ok(Some(Found {
+            token,
+            via: Via::Explicit,
+        }));
+    }
+    let mut cookie_token = None;
+    for source in sources {
+        if let Source::Cookie(name) = source
+            && let Some(token) = cookie(headers, name)?
+        {
+            if cookie_token.is_some() {
+                return Err("the token is given by more than one cookie");
+            }
+            cookie_token = Some(token);
+        }
+    }
+    Ok(cookie_token.map(|token| Found {
+        token: Cow::Borrowed(token),
+        via: Via::Cookie,
+    }))
+}
+
+/// Whether the query has a parameter `name` (with or without a value).
+fn has_query_param(uri: &Uri, name: &str) -> bool {
+    uri.query().is_some_and(|query| {
+        query
+            .split('&')
+            .any(|pair| pair.split_once('=').map_or(pair, |(key, _)| key) == name)
+    })
 }
 
 /// `Authorization: Bearer <b64token>` (RFC 6750 §2.1): the scheme is case-insensitive, one or
@@ -239,14 +301,35 @@ mod tests {
             ("cookie", "x=1; access_token=b"),
         ]);
         let uri: Uri = "/".parse().unwrap();
+        let token = |sources: &[Source], h: &HeaderMap, uri: &Uri| {
+            find(sources, h, uri).map(|found| found.map(|f| (f.token.into_owned(), f.via)))
+        };
         let sources = [Source::Bearer, Source::Cookie("access_token".into())];
-        assert!(find(&sources, &h, &uri).is_err());
-        assert_eq!(find(&sources[1..], &h, &uri).unwrap().as_deref(), Some("b"));
-        let q: Uri = "/x?a=1&access_token=tok".parse().unwrap();
-        let sources = [Source::Query("access_token".into())];
         assert_eq!(
-            find(&sources, &HeaderMap::new(), &q).unwrap().as_deref(),
-            Some("tok")
+            token(&sources, &h, &uri).unwrap(),
+            Some(("a".to_owned(), Via::Explicit)),
+            "a header token wins over the cookie"
         );
+        assert_eq!(
+            token(&sources[1..], &h, &uri).unwrap(),
+            Some(("b".to_owned(), Via::Cookie))
+        );
+        let q: Uri = "/x?a=1&access_token=tok".parse().unwrap();
+        let query_sources = [Source::Query("access_token".into())];
+        assert_eq!(
+            token(&query_sources, &HeaderMap::new(), &q).unwrap(),
+            Some(("tok".to_owned(), Via::Explicit))
+        );
+        let header_only = headers(&[("authorization", "Bearer a")]);
+        assert!(
+            token(&[Source::Bearer], &header_only, &q).is_err(),
+            "header + query is two methods even when the query is not a source"
+        );
+        let both = [Source::Bearer, Source::Query("access_token".into())];
+        assert!(token(&both, &header_only, &q).is_err());
+        let flag: Uri = "/x?access_token".parse().unwrap();
+        assert!(token(&[Source::Bearer], &header_only, &flag).is_err());
+        let other: Uri = "/x?token=x".parse().unwrap();
+        assert!(token(&[Source::Bearer], &header_only, &other).is_ok());
     }
 }
