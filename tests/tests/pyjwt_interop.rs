@@ -12,8 +12,9 @@
 //!
 //! The PyJWT side is `tests/py/pyjwt_interop.py`, run as `python3` with JSON on stdin and
 //! stdout. It needs `pip install "pyjwt[crypto]"`. When `python3 -c "import jwt, cryptography"`
-//! fails, every test here prints why on stderr and passes without checking anything, unless
-//! `AUTHZ_REQUIRE_PYJWT=1` is set (as CI does): then they fail.
+//! fails at build time, every test here is reported as *ignored*, with that reason (see
+//! `tests/build/probe.rs`), unless `AUTHZ_REQUIRE_PYJWT=1` is set (as CI does): then the build
+//! fails.
 
 #![allow(clippy::unwrap_used)] // in tests, a panic is the failure report
 
@@ -41,56 +42,6 @@ const ALGORITHMS: [Algorithm; 5] = [
 const ISSUER: &str = "https://auth.example.com";
 const AUDIENCE: &str = "orders";
 const TYP: &str = "at+jwt";
-
-/// Set to `1` to turn a missing PyJWT into a failure instead of a skip.
-const REQUIRE_VAR: &str = "AUTHZ_REQUIRE_PYJWT";
-
-// ---------------------------------------------------------------------------------------------
-// Is PyJWT there?
-// ---------------------------------------------------------------------------------------------
-
-/// Whether `python3` can import PyJWT and `cryptography`; the reason when it cannot.
-fn pyjwt_probe() -> &'static Result<(), String> {
-    static PROBE: OnceLock<Result<(), String>> = OnceLock::new();
-    PROBE.get_or_init(|| {
-        match Command::new("python3")
-            .args(["-c", "import jwt, cryptography"])
-            .stdin(Stdio::null())
-            .output()
-        {
-            Ok(out) if out.status.success() => Ok(()),
-            // The last line of the traceback says what is missing.
-            Ok(out) => Err(format!(
-                "`python3 -c \"import jwt, cryptography\"` failed ({}): {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-                    .lines()
-                    .last()
-                    .unwrap_or("no output")
-            )),
-            Err(e) => Err(format!("cannot run python3: {e}")),
-        }
-    })
-}
-
-/// `true` when PyJWT is usable. Otherwise prints a skip line and returns `false`, or panics
-/// when `AUTHZ_REQUIRE_PYJWT=1`.
-fn pyjwt_available(test: &str) -> bool {
-    let Err(why) = pyjwt_probe() else {
-        return true;
-    };
-    if std::env::var(REQUIRE_VAR).is_ok_and(|v| v == "1") {
-        panic!(
-            "{test}: PyJWT is required ({REQUIRE_VAR}=1) but unavailable: {why}\n\
-             install it with: pip install \"pyjwt[crypto]\""
-        );
-    }
-    eprintln!(
-        "SKIPPED {test}: PyJWT is unavailable ({why}); \
-         pip install \"pyjwt[crypto]\" to run it, {REQUIRE_VAR}=1 to make this a failure"
-    );
-    false
-}
 
 // ---------------------------------------------------------------------------------------------
 // Running the PyJWT script
@@ -321,10 +272,11 @@ fn assert_alice(principal: &Principal, key: &TestKey) {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
+#[cfg_attr(
+    not(authz_pyjwt),
+    ignore = "needs PyJWT: pip install \"pyjwt[crypto]\" (python3 must import jwt and cryptography)"
+)]
 fn pyjwt_tokens_verify_with_our_verifier() {
-    if !pyjwt_available("pyjwt_tokens_verify_with_our_verifier") {
-        return;
-    }
     for key in keys() {
         let alg = key.alg;
         let token = pyjwt_sign(
@@ -359,10 +311,11 @@ fn pyjwt_tokens_verify_with_our_verifier() {
 }
 
 #[test]
+#[cfg_attr(
+    not(authz_pyjwt),
+    ignore = "needs PyJWT: pip install \"pyjwt[crypto]\" (python3 must import jwt and cryptography)"
+)]
 fn pyjwt_token_signed_with_another_key_is_an_invalid_signature() {
-    if !pyjwt_available("pyjwt_token_signed_with_another_key_is_an_invalid_signature") {
-        return;
-    }
     for (key, other) in keys().iter().zip(other_keys()) {
         let alg = key.alg;
         assert_eq!(other.alg, alg);
@@ -384,10 +337,11 @@ fn pyjwt_token_signed_with_another_key_is_an_invalid_signature() {
 }
 
 #[test]
+#[cfg_attr(
+    not(authz_pyjwt),
+    ignore = "needs PyJWT: pip install \"pyjwt[crypto]\" (python3 must import jwt and cryptography)"
+)]
 fn expired_pyjwt_token_is_expired_with_pyjwts_message() {
-    if !pyjwt_available("expired_pyjwt_token_is_expired_with_pyjwts_message") {
-        return;
-    }
     for key in keys() {
         let alg = key.alg;
         // Issued 15 minutes ago, expired 10 minutes ago: far beyond any allowed leeway.
@@ -414,10 +368,11 @@ fn expired_pyjwt_token_is_expired_with_pyjwts_message() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
+#[cfg_attr(
+    not(authz_pyjwt),
+    ignore = "needs PyJWT: pip install \"pyjwt[crypto]\" (python3 must import jwt and cryptography)"
+)]
 fn our_tokens_decode_in_pyjwt() {
-    if !pyjwt_available("our_tokens_decode_in_pyjwt") {
-        return;
-    }
     for key in keys() {
         let alg = key.alg;
         let token = key
@@ -467,10 +422,11 @@ fn both_refuse(key: &TestKey, token: &str, kind: ErrorKind, class: &str, same_me
 }
 
 #[test]
+#[cfg_attr(
+    not(authz_pyjwt),
+    ignore = "needs PyJWT: pip install \"pyjwt[crypto]\" (python3 must import jwt and cryptography)"
+)]
 fn pyjwt_refuses_our_bad_tokens_as_we_do() {
-    if !pyjwt_available("pyjwt_refuses_our_bad_tokens_as_we_do") {
-        return;
-    }
     for (key, other) in keys().iter().zip(other_keys()) {
         let claims = json!({"sub": "mallory", "roles": ["admin"]});
 
