@@ -1,15 +1,12 @@
-//! The crypto backend, chosen by one cargo feature: `aws_lc_rs` (default) or `rust_crypto`.
+//! The crypto backend, chosen by cargo features: `aws_lc_rs` (default) or `rust_crypto`.
+//! The features are additive: when both are on (cargo unifies features across a build, so
+//! two dependents may each pick one), aws-lc-rs is used and the RustCrypto crates are only
+//! compiled.
 //!
 //! Signatures are made and checked by `jsonwebtoken` through the backend's own
 //! `CryptoProvider`, named here explicitly, so that jsonwebtoken's process-wide default (which
 //! panics at run time when its features are ambiguous) is never consulted. This module adds
 //! what jsonwebtoken does not do: validating public keys at load and generating keys.
-
-#[cfg(all(feature = "aws_lc_rs", feature = "rust_crypto"))]
-compile_error!(
-    "authz-core: enable exactly one crypto backend. `aws_lc_rs` is the default; for \
-     `rust_crypto` set `default-features = false, features = [\"rust_crypto\"]`."
-);
 
 #[cfg(not(any(feature = "aws_lc_rs", feature = "rust_crypto")))]
 compile_error!(
@@ -218,7 +215,8 @@ mod imp {
     }
 }
 
-/// The name of the compiled-in backend: `"aws_lc_rs"` or `"rust_crypto"`.
+/// The name of the backend in use: `"aws_lc_rs"` (also when both backend features are on) or
+/// `"rust_crypto"`.
 pub const BACKEND: &str = imp::NAME;
 
 /// The backend's jsonwebtoken `CryptoProvider`, named explicitly (never the process default).
@@ -251,4 +249,17 @@ pub(crate) fn random_b64url(len: usize) -> Result<String, KeyError> {
 
 pub(crate) fn random_bytes(buf: &mut [u8]) -> Result<(), KeyError> {
     getrandom::fill(buf).map_err(|e| KeyError::Backend(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_backend_in_use_is_named() {
+        let expected = if cfg!(feature = "aws_lc_rs") {
+            "aws_lc_rs"
+        } else {
+            "rust_crypto"
+        };
+        assert_eq!(super::BACKEND, expected);
+    }
 }

@@ -21,7 +21,8 @@
 //! - [`clock`]: an injectable clock.
 //!
 //! Signatures are made and checked by [`jsonwebtoken`] with one crypto backend, chosen by a
-//! cargo feature: `aws_lc_rs` (default) or `rust_crypto` (`default-features = false`).
+//! cargo feature: `aws_lc_rs` (default) or `rust_crypto` (`default-features = false`); with
+//! both on, aws-lc-rs.
 //!
 //! ```
 //! use authz_core::{Algorithm, ErrorKind, Issuer, KeySet, Requirement, SigningKey, Verifier};
