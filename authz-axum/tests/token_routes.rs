@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 
 use authz_axum::lifecycle::TokenService;
-use authz_axum::password::Passwords;
+use authz_axum::lifecycle::password::Passwords;
 use authz_axum::token::TokenRoutes;
 use authz_axum::{Algorithm, Auth, AuthLayer, SigningKey};
 use axum::Router;

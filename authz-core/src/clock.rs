@@ -103,6 +103,7 @@ pub(crate) fn unix_secs(clock: &dyn Clock) -> u64 {
     unix_seconds(clock.now()).floor() as u64
 }
 
+#[cfg(any(feature = "remote", feature = "lifecycle", feature = "usage"))]
 /// Locks a mutex, recovering it if a panic poisoned it: the maps behind our mutexes hold
 /// counters and caches, never state that a half-done update could make unsafe to read.
 pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

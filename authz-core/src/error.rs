@@ -350,6 +350,35 @@ impl fmt::Display for KeyError {
 
 impl std::error::Error for KeyError {}
 
+#[cfg(any(feature = "lifecycle", feature = "assertion", feature = "usage"))]
+/// A store failure: the backend is unreachable or answered something unexpected. Carries
+/// the backend's message, never a token, hash or password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A user with this username or email exists.
+    Conflict,
+    /// The backend failed (connection, query, migration).
+    Backend(String),
+}
+
+#[cfg(any(feature = "lifecycle", feature = "assertion", feature = "usage"))]
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Conflict => f.write_str("a user with this username or email already exists"),
+            Self::Backend(message) => write!(f, "store backend failed: {message}"),
+        }
+    }
+}
+
+#[cfg(any(feature = "lifecycle", feature = "assertion", feature = "usage"))]
+impl std::error::Error for StoreError {}
+
+/// The result of a store call.
+#[cfg(any(feature = "lifecycle", feature = "assertion", feature = "usage"))]
+pub type StoreResult<T> = std::result::Result<T, StoreError>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,6 +47,7 @@
 #![forbid(unsafe_code)]
 
 mod algorithm;
+#[cfg(feature = "assertion")]
 pub mod assertion;
 mod b64;
 mod backend;
@@ -56,20 +57,37 @@ mod error;
 pub mod issue;
 mod json;
 pub mod key;
+#[cfg(feature = "lifecycle")]
 pub mod lifecycle;
-pub mod password;
 pub mod policy;
 pub mod principal;
+#[cfg(feature = "remote")]
 pub mod remote;
-pub mod store;
 mod token;
+#[cfg(feature = "usage")]
 pub mod usage;
 pub mod verify;
+
+/// Moved to [`lifecycle::store`]: the stores belong to the token lifecycle.
+#[cfg(feature = "lifecycle")]
+#[deprecated(since = "0.2.0", note = "use `authz_core::lifecycle::store`")]
+pub mod store {
+    pub use crate::lifecycle::store::*;
+}
+
+/// Moved to [`lifecycle::password`]: passwords belong to the token lifecycle.
+#[cfg(feature = "lifecycle")]
+#[deprecated(since = "0.2.0", note = "use `authz_core::lifecycle::password`")]
+pub mod password {
+    pub use crate::lifecycle::password::*;
+}
 
 pub use algorithm::{Algorithm, KeyFamily};
 pub use backend::BACKEND;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{Error, ErrorKind, KeyError, Result, Segment};
+#[cfg(any(feature = "lifecycle", feature = "assertion", feature = "usage"))]
+pub use error::{StoreError, StoreResult};
 pub use issue::Issuer;
 pub use key::{Jwk, KeySet, SharedKeySet, SigningKey, VerifyingKey, generate_secret};
 pub use policy::{AsyncCheck, Check, Denied, Requirement};

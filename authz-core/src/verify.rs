@@ -58,6 +58,7 @@ use crate::error::{ErrorKind, KeyError, Result, Segment};
 use crate::key::set::valid_kid;
 use crate::key::{KeySet, SharedKeySet};
 use crate::principal::{ClaimMapping, Principal, PrincipalParts, Text};
+#[cfg(feature = "remote")]
 use crate::remote::RemoteKeySet;
 use crate::token::{self, Claims};
 
@@ -95,6 +96,7 @@ enum Keys {
 #[derive(Debug)]
 struct Config {
     keys: Keys,
+    #[cfg(feature = "remote")]
     remote: Option<RemoteKeySet>,
     issuers: Vec<String>,
     audiences: Vec<String>,
@@ -125,26 +127,30 @@ pub struct VerifierBuilder(Config);
 impl Verifier {
     /// Starts a verifier that trusts `keys`.
     pub fn builder(keys: KeySet) -> VerifierBuilder {
-        Self::builder_with(Keys::Static(keys), None)
+        Self::builder_with(Keys::Static(keys))
     }
 
     /// Starts a verifier that trusts whatever `keys` holds at each verification (rotation
     /// without a restart). Empty → [`ErrorKind::KeysUnavailable`].
     pub fn builder_shared(keys: SharedKeySet) -> VerifierBuilder {
-        Self::builder_with(Keys::Shared(keys), None)
+        Self::builder_with(Keys::Shared(keys))
     }
 
     /// Starts a verifier that trusts a JWKS fetched from a URL and kept fresh by `remote`.
     /// The AuthLayer asks `remote` for one refresh (single-flight, at most once per cooldown)
     /// when a token names an unknown `kid`.
+    #[cfg(feature = "remote")]
     pub fn builder_remote(remote: RemoteKeySet) -> VerifierBuilder {
-        Self::builder_with(Keys::Shared(remote.keys().clone()), Some(remote))
+        let mut builder = Self::builder_with(Keys::Shared(remote.keys().clone()));
+        builder.0.remote = Some(remote);
+        builder
     }
 
-    fn builder_with(keys: Keys, remote: Option<RemoteKeySet>) -> VerifierBuilder {
+    fn builder_with(keys: Keys) -> VerifierBuilder {
         VerifierBuilder(Config {
             keys,
-            remote,
+            #[cfg(feature = "remote")]
+            remote: None,
             issuers: Vec::new(),
             audiences: Vec::new(),
             typ: None,
@@ -170,6 +176,7 @@ impl Verifier {
     }
 
     /// The remote key source, for verifiers made with [`Verifier::builder_remote`].
+    #[cfg(feature = "remote")]
     pub fn remote(&self) -> Option<&RemoteKeySet> {
         self.0.remote.as_ref()
     }

@@ -11,9 +11,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use authz_core::lifecycle::password::Passwords;
+use authz_core::lifecycle::store::{SqlStore, UserStore};
 use authz_core::lifecycle::{Throttling, TokenService};
-use authz_core::password::Passwords;
-use authz_core::store::{SqlStore, UserStore};
 use authz_core::{Algorithm, FixedClock, SigningKey};
 
 const NOW: u64 = 1_764_000_000; // 2025-11-24

@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use authz_core::lifecycle::{LifecycleError, Throttling, TokenService};
-use authz_core::password::Passwords;
-use authz_core::store::{
+use authz_core::lifecycle::password::Passwords;
+use authz_core::lifecycle::store::{
     Family, MemoryStore, NewUser, RedisStore, RefreshRecord, RefreshStore, RevocationQuery,
     RevocationStore, Rotation, SqlStore, StoreError, ThrottleStore, UserStore,
 };
+use authz_core::lifecycle::{LifecycleError, Throttling, TokenService};
 use authz_core::{Algorithm, FixedClock, SigningKey};
 
 fn now() -> u64 {

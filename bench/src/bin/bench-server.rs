@@ -32,8 +32,10 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use authz_axum::jwks::HttpFetcher;
+use authz_axum::lifecycle::store::{
+    MemoryStore, RedisStore, RevocationQuery, RevocationStore, SqlStore,
+};
 use authz_axum::remote::{RemoteKeySet, RemoteOptions};
-use authz_axum::store::{MemoryStore, RedisStore, RevocationQuery, RevocationStore, SqlStore};
 use authz_axum::usage::{FailMode, Quota, Quotas, UsageLayer, UsageMeter};
 use authz_axum::{Algorithm, AuthLayer, KeySet, Principal, Verifier};
 use authz_bench::{

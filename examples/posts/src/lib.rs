@@ -14,7 +14,7 @@ pub mod routes;
 use std::sync::Arc;
 
 use authz_axum::lifecycle::TokenService;
-use authz_axum::store::{RedisStore, SqlStore};
+use authz_axum::lifecycle::store::{RedisStore, SqlStore};
 use authz_axum::token::TokenRoutes;
 use authz_axum::usage::{Quota, Quotas, UsageLayer, UsageMeter};
 use authz_axum::{Algorithm, AuthLayer, SigningKey};

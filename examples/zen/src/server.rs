@@ -16,8 +16,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use authz_axum::assertion::{AssertionError, ClientAssertions};
 use authz_axum::jwks::HttpFetcher;
+use authz_axum::lifecycle::store::MemoryStore;
 use authz_axum::remote::{RemoteKeySet, RemoteOptions};
-use authz_axum::store::MemoryStore;
 use authz_axum::{Algorithm, Issuer, KeySet, SigningKey, Verifier};
 use axum::Router;
 use axum::body::Bytes;

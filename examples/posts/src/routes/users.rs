@@ -2,7 +2,7 @@
 //! `GET /users/{id}`.
 
 use authz_axum::lifecycle::LifecycleError;
-use authz_axum::store::User;
+use authz_axum::lifecycle::store::User;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -100,7 +100,9 @@ async fn show(
 /// # Errors
 ///
 /// Store errors.
-pub async fn grant_admins(state: &AppState) -> Result<(), authz_axum::store::StoreError> {
+pub async fn grant_admins(
+    state: &AppState,
+) -> Result<(), authz_axum::lifecycle::store::StoreError> {
     let users = state.tokens.users();
     for name in state.admins.iter() {
         if let Some(user) = users.user_by_login(name).await?

@@ -425,7 +425,7 @@ pub trait QuotaStore: Send + Sync + 'static {
         key: &str,
         quota: &Quota,
         now: f64,
-    ) -> crate::store::StoreResult<QuotaDecision>;
+    ) -> crate::error::StoreResult<QuotaDecision>;
 }
 
 #[async_trait::async_trait]
@@ -435,7 +435,7 @@ impl QuotaStore for QuotaLimiter {
         key: &str,
         quota: &Quota,
         now: f64,
-    ) -> crate::store::StoreResult<QuotaDecision> {
+    ) -> crate::error::StoreResult<QuotaDecision> {
         Ok(self.check(key, quota, now))
     }
 }

@@ -25,42 +25,19 @@ use async_trait::async_trait;
 
 mod memory;
 #[cfg(feature = "redis")]
-mod redis_store;
+mod redis;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 
 pub use memory::MemoryStore;
 #[cfg(feature = "redis")]
-pub use redis_store::RedisStore;
+pub use redis::RedisStore;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql::SqlStore;
 
-/// A store failure: the backend is unreachable or answered something unexpected. Carries
-/// the backend's message, never a token, hash or password.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// A user with this username or email exists.
-    Conflict,
-    /// The backend failed (connection, query, migration).
-    Backend(String),
-}
+pub use crate::error::{StoreError, StoreResult};
 
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Conflict => f.write_str("a user with this username or email already exists"),
-            Self::Backend(message) => write!(f, "store backend failed: {message}"),
-        }
-    }
-}
-
-impl std::error::Error for StoreError {}
-
-/// The result of a store call.
-pub type StoreResult<T> = std::result::Result<T, StoreError>;
-
-/// A user to create. `password_hash` is a PHC string (see [`crate::password`]).
+/// A user to create. `password_hash` is a PHC string (see [`super::password`]).
 #[derive(Clone, PartialEq, Eq)]
 pub struct NewUser {
     /// Unique login name.

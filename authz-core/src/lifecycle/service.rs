@@ -1,54 +1,4 @@
-//! The token lifecycle: register, log in, access + refresh pairs, rotation with reuse
-//! detection, revocation, logout and logout-all, login throttling.
-//!
-//! [`TokenService`] ties an [`Issuer`], a [`Verifier`] for its own access tokens,
-//! [`Passwords`] and the four [stores](crate::store) together:
-//!
-//! - **Login** ([`TokenService::login`]): throttling first, then the user by username or email,
-//!   then the password on a blocking thread (an unknown user costs a dummy hash and gets the
-//!   same answer as a wrong password). A bcrypt hash is upgraded to argon2id on success.
-//! - **Access tokens**: `typ: at+jwt`, `iss aud sub exp iat jti`, `sid` (the login's refresh
-//!   family), `preferred_username`, `roles` and `scope` from the user record. 5 minutes by
-//!   default.
-//! - **Refresh tokens**: opaque (`rt.` + 256 random bits), stored as SHA-256, in a family with
-//!   an idle expiry (default 1 day) and an absolute one (default 14 days). Single use:
-//!   [`TokenService::refresh`] returns a new pair and retires the old token, in one atomic store
-//!   call; presenting a retired token revokes the whole family and its access tokens.
-//! - **Revocation**: [`TokenService::revoke`] (RFC 7009: a refresh token revokes its family, an
-//!   access token its `jti`), [`TokenService::logout`] (the token and its family),
-//!   [`TokenService::logout_all`] (every family of the subject, and every access token issued
-//!   until now). [`TokenService::is_revoked`] is the check for the request path.
-//! - An access token is never accepted as a refresh token (they are not opaque `rt.` strings),
-//!   nor a refresh token as an access token (it is not a JWT).
-//!
-//! # Example
-//!
-//! ```
-//! use std::time::Duration;
-//! use authz_core::lifecycle::{LifecycleError, TokenService};
-//! use authz_core::{Algorithm, SigningKey};
-//!
-//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let service = TokenService::builder(SigningKey::generate(Algorithm::EdDSA)?)
-//!     .with_issuer("https://auth.example.com")
-//!     .with_audience("api")
-//!     .with_refresh_reuse_grace(Duration::ZERO) // strict: any second use is a reuse
-//!     .build()?; // every store in memory
-//! service.register("alice", None, "correct horse battery", &["admin"]).await?;
-//!
-//! let pair = service.login("alice", "correct horse battery", None).await?;
-//! let alice = service.verifier().verify(&pair.access_token)?;
-//! assert!(alice.has_role("admin"));
-//!
-//! let next = service.refresh(&pair.refresh_token).await?;
-//! // The first refresh token is used up; presenting it again revokes the family.
-//! let reused = service.refresh(&pair.refresh_token).await;
-//! assert!(matches!(reused, Err(LifecycleError::RefreshTokenReused)));
-//! assert!(service.refresh(&next.refresh_token).await.is_err());
-//! let principal = service.verifier().verify(&next.access_token)?;
-//! assert!(service.is_revoked(&principal).await?);
-//! # Ok(()) }
-//! ```
+//! [`TokenService`]: issues, renews and revokes tokens on the stores.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -58,13 +8,15 @@ use std::time::Duration;
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
+use super::error::LifecycleError;
+use super::password::{MAX_PASSWORD_BYTES, PasswordError, Passwords, Verified};
+use super::store::{
+    Family, MemoryStore, NewUser, RefreshRecord, RefreshStore, RevocationQuery, RevocationStore,
+    Rotation, ThrottleStore, User, UserStore,
+};
+use super::throttle::{ThrottleKeys, Throttling};
 use crate::clock::{Clock, SystemClock, unix_secs};
 use crate::error::KeyError;
-use crate::password::{MAX_PASSWORD_BYTES, PasswordError, Passwords, Verified};
-use crate::store::{
-    Family, MemoryStore, NewUser, RefreshRecord, RefreshStore, RevocationQuery, RevocationStore,
-    Rotation, StoreError, ThrottleStore, User, UserStore,
-};
 use crate::{ClaimPath, Issuer, KeySet, Principal, SigningKey, Verifier, backend};
 
 /// The `typ` header of access tokens (RFC 9068).
@@ -89,149 +41,6 @@ impl fmt::Debug for TokenPair {
         f.debug_struct("TokenPair")
             .field("expires_in", &self.expires_in)
             .finish_non_exhaustive()
-    }
-}
-
-/// Why a lifecycle operation failed. The `Display` text is safe to show to a client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum LifecycleError {
-    /// Unknown user or wrong password (deliberately the same answer).
-    InvalidCredentials,
-    /// Too many failed logins for this account or client: try again after `retry_after`.
-    Throttled {
-        /// Seconds to wait.
-        retry_after: u64,
-    },
-    /// The refresh token is unknown, expired or revoked.
-    InvalidRefreshToken,
-    /// The refresh token was used before: its family is now revoked.
-    RefreshTokenReused,
-    /// The username or email is taken.
-    Conflict,
-    /// A field of the request is invalid; says which and why.
-    InvalidInput(String),
-    /// The new password is too short or too long.
-    Password(PasswordError),
-    /// A store failed.
-    Store(StoreError),
-    /// Signing the access token failed.
-    Signing,
-}
-
-impl fmt::Display for LifecycleError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::InvalidCredentials => f.write_str("Invalid credentials"),
-            Self::Throttled { retry_after } => write!(
-                f,
-                "Too many failed logins; try again in {retry_after} seconds"
-            ),
-            Self::InvalidRefreshToken => f.write_str("The refresh token is invalid or expired"),
-            Self::RefreshTokenReused => {
-                f.write_str("The refresh token was already used; its session has been revoked")
-            }
-            Self::Conflict => f.write_str("A user with this username or email already exists"),
-            Self::InvalidInput(message) => f.write_str(message),
-            Self::Password(error) => fmt::Display::fmt(error, f),
-            Self::Store(_) => f.write_str("The token store is unavailable"),
-            Self::Signing => f.write_str("The token could not be signed"),
-        }
-    }
-}
-
-impl std::error::Error for LifecycleError {}
-
-impl LifecycleError {
-    /// A stable snake_case code for response bodies and logs.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::InvalidCredentials => "invalid_credentials",
-            Self::Throttled { .. } => "too_many_attempts",
-            Self::InvalidRefreshToken => "invalid_refresh_token",
-            Self::RefreshTokenReused => "refresh_token_reused",
-            Self::Conflict => "conflict",
-            Self::InvalidInput(_) => "invalid_input",
-            Self::Password(_) => "invalid_password",
-            Self::Store(_) => "store_unavailable",
-            Self::Signing => "signing_failed",
-        }
-    }
-}
-
-impl From<StoreError> for LifecycleError {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Conflict => Self::Conflict,
-            other => Self::Store(other),
-        }
-    }
-}
-
-/// One throttling rule: after `free` failures within `window` under a key, each further
-/// attempt must wait `base_delay · 2^(failures − free)`, at most `max_delay`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ThrottleRule {
-    /// Failures allowed without delay.
-    pub free: u32,
-    /// The first delay.
-    pub base_delay: Duration,
-    /// The longest delay.
-    pub max_delay: Duration,
-}
-
-impl ThrottleRule {
-    /// Seconds to wait after `count` failures, the last at `last`; 0 if none.
-    fn retry_after(&self, count: u32, last: u64, now: u64) -> u64 {
-        if count < self.free {
-            return 0;
-        }
-        let doublings = (count - self.free).min(30);
-        let delay = self
-            .base_delay
-            .as_secs()
-            .max(1)
-            .saturating_mul(1u64 << doublings)
-            .min(self.max_delay.as_secs());
-        (last + delay).saturating_sub(now)
-    }
-}
-
-/// Login throttling: back-off, not lockout. Three keys are counted on each failure:
-///
-/// - the account *from this client address* (default: 5 free, then 1 s doubling up to 15 min):
-///   stops guessing one account from one place;
-/// - the client address (20 free, up to 15 min): stops one place guessing many accounts;
-/// - the account from anywhere (100 free, up to 1 min): slows a distributed attack on one
-///   account without letting strangers lock its owner out for long.
-///
-/// A successful login clears the first and the third. Without a client address (the app did
-/// not pass one), the first counts per account and the second is skipped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Throttling {
-    /// Rule for (account, client address).
-    pub account_and_client: ThrottleRule,
-    /// Rule for the client address.
-    pub client: ThrottleRule,
-    /// Rule for the account.
-    pub account: ThrottleRule,
-    /// Failures older than this are forgotten.
-    pub window: Duration,
-}
-
-impl Default for Throttling {
-    fn default() -> Self {
-        let rule = |free, max| ThrottleRule {
-            free,
-            base_delay: Duration::from_secs(1),
-            max_delay: Duration::from_secs(max),
-        };
-        Self {
-            account_and_client: rule(5, 900),
-            client: rule(20, 900),
-            account: rule(100, 60),
-            window: Duration::from_secs(900),
-        }
     }
 }
 
@@ -838,44 +647,6 @@ impl TokenService {
             self.inner.throttle.record_failure(key, window, now).await?;
         }
         Ok(())
-    }
-}
-
-struct ThrottleKeys {
-    account_and_client: String,
-    /// `None` without a client address: one bucket for every unknown caller would let
-    /// anyone throttle everyone.
-    client: Option<String>,
-    account: String,
-}
-
-impl ThrottleKeys {
-    fn new(login: &str, client: Option<IpAddr>) -> Self {
-        let login = login.to_lowercase();
-        let address = client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-        Self {
-            account_and_client: format!("ac:{address}:{login}"),
-            client: client.map(|ip| format!("c:{ip}")),
-            account: format!("a:{login}"),
-        }
-    }
-
-    fn with_rules<'a>(
-        &'a self,
-        throttling: &'a Throttling,
-    ) -> impl Iterator<Item = (&'a str, &'a ThrottleRule)> {
-        [
-            Some((
-                self.account_and_client.as_str(),
-                &throttling.account_and_client,
-            )),
-            self.client
-                .as_deref()
-                .map(|client| (client, &throttling.client)),
-            Some((self.account.as_str(), &throttling.account)),
-        ]
-        .into_iter()
-        .flatten()
     }
 }
 

@@ -33,7 +33,7 @@ use super::{
 /// ```no_run
 /// use std::sync::Arc;
 /// use authz_core::lifecycle::TokenService;
-/// use authz_core::store::RedisStore;
+/// use authz_core::lifecycle::store::RedisStore;
 /// # async fn run(key: authz_core::SigningKey) -> Result<(), Box<dyn std::error::Error>> {
 /// let redis = Arc::new(RedisStore::connect("redis://127.0.0.1:6379", "myapp:").await?);
 /// let service = TokenService::builder(key)
@@ -448,12 +448,13 @@ async fn follow(
                 }
             }
         }
-        tracing::warn!(target: "authz_core::store", "revocation mirror lost Redis; checking Redis directly until it is back");
+        tracing::warn!(target: "authz_core::lifecycle::store", "revocation mirror lost Redis; checking Redis directly until it is back");
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }
 
+#[cfg(feature = "assertion")]
 #[async_trait]
 impl crate::assertion::ReplayStore for RedisStore {
     async fn first_use(&self, jti: &str, until: u64) -> StoreResult<bool> {
@@ -471,6 +472,7 @@ impl crate::assertion::ReplayStore for RedisStore {
     }
 }
 
+#[cfg(feature = "usage")]
 /// Token bucket + period cap, atomically. KEYS[1]: the bucket hash. ARGV: now (s, float),
 /// burst, refill per s, cap (-1: none), period seconds, period kind (0 day, 1 month), TTL.
 /// Returns {allowed, limit, remaining, reset, retry_after, cap_hit}.
@@ -531,8 +533,10 @@ save()
 return {1, burst, math.floor(tokens), wait(burst - tokens), 0, 0}
 ";
 
+#[cfg(feature = "usage")]
 static QUOTA: LazyLock<Script> = LazyLock::new(|| Script::new(QUOTA_SCRIPT));
 
+#[cfg(feature = "usage")]
 #[async_trait]
 impl crate::usage::QuotaStore for RedisStore {
     async fn take(
@@ -594,6 +598,7 @@ impl crate::usage::QuotaStore for RedisStore {
     }
 }
 
+#[cfg(feature = "usage")]
 /// Shared usage counters: hour buckets per caller (`{prefix}use:{day}:{subject}`, fields
 /// `route \t method \t class \t hour`) and day totals per caller (`{prefix}tot:{day}`), kept
 /// 400 days. Fed in batches by [`RedisStore::flush_usage`].
@@ -697,7 +702,7 @@ impl RedisStore {
                 let Some(meter) = meter.upgrade() else { return };
                 let batch = meter.take_pending();
                 if let Err(error) = store.flush_usage(&batch).await {
-                    tracing::warn!(target: "authz_core::store", %error, deltas = batch.len(), "usage flush to Redis failed; retrying with the next batch");
+                    tracing::warn!(target: "authz_core::lifecycle::store", %error, deltas = batch.len(), "usage flush to Redis failed; retrying with the next batch");
                     meter.requeue(batch);
                 }
                 drop(meter);

@@ -16,7 +16,7 @@
 //! # Example
 //!
 //! ```
-//! use authz_core::password::{Passwords, Verified};
+//! use authz_core::lifecycle::password::{Passwords, Verified};
 //!
 //! let passwords = Passwords::new();
 //! let hash = passwords.hash("correct horse battery staple")?;
@@ -25,7 +25,7 @@
 //! assert_eq!(passwords.verify("wrong", Some(&hash)), Verified::Invalid);
 //! // Unknown user: same cost, same answer.
 //! assert_eq!(passwords.verify("anything", None), Verified::Invalid);
-//! # Ok::<(), authz_core::password::PasswordError>(())
+//! # Ok::<(), authz_core::lifecycle::password::PasswordError>(())
 //! ```
 
 use std::fmt;

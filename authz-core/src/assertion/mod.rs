@@ -16,7 +16,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use authz_core::assertion::{AssertionError, ClientAssertions};
-//! use authz_core::store::MemoryStore;
+//! use authz_core::lifecycle::store::MemoryStore;
 //! use authz_core::{Algorithm, Issuer, KeySet, SigningKey};
 //! use serde_json::json;
 //!
@@ -42,8 +42,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::error::ErrorKind;
+use crate::error::StoreResult;
+#[cfg(feature = "remote")]
 use crate::remote::RemoteKeySet;
-use crate::store::StoreResult;
 use crate::{Clock, KeySet, Principal, SystemClock, Verifier, VerifyingKey};
 
 /// Where a client's public key comes from, by client id (`iss`).
@@ -63,6 +64,7 @@ impl ClientKeys for KeySet {
 
 /// A keyserver's JWKS (every client's public key, `kid` = client id), fetched and cached;
 /// an unknown client id triggers one refresh (at most once per cooldown).
+#[cfg(feature = "remote")]
 #[async_trait]
 impl ClientKeys for RemoteKeySet {
     async fn key_for(&self, client_id: &str) -> Result<Option<VerifyingKey>, String> {

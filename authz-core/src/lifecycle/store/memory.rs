@@ -15,7 +15,7 @@ use crate::clock::lock;
 /// lost on restart. Expired revocations and throttle counters are purged as new ones arrive.
 ///
 /// ```
-/// use authz_core::store::{MemoryStore, RevocationQuery, RevocationStore};
+/// use authz_core::lifecycle::store::{MemoryStore, RevocationQuery, RevocationStore};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let store = MemoryStore::new();
@@ -320,6 +320,7 @@ impl ThrottleStore for MemoryStore {
     }
 }
 
+#[cfg(feature = "assertion")]
 #[async_trait]
 impl crate::assertion::ReplayStore for MemoryStore {
     async fn first_use(&self, jti: &str, until: u64) -> StoreResult<bool> {

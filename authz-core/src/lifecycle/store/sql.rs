@@ -28,9 +28,9 @@ enum Dialect {
 ///
 /// ```no_run
 /// use std::sync::Arc;
-/// use authz_core::store::SqlStore;
+/// use authz_core::lifecycle::store::SqlStore;
 ///
-/// # async fn run() -> Result<(), authz_core::store::StoreError> {
+/// # async fn run() -> Result<(), authz_core::lifecycle::store::StoreError> {
 /// let embedded = SqlStore::open_sqlite("app.db").await?;
 /// let shared = SqlStore::connect("postgres://app@db.internal/app").await?;
 /// # Ok(()) }
