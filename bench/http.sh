@@ -67,11 +67,10 @@ TARGETS=(
     "hs256 valid, usage redis|hs256|valid|--usage-redis"
     "hs256 valid, usage redis + quota redis|hs256|valid|--quota-redis"
     "hs256 valid, revocation memory|hs256|valid|--revocation memory"
-    "hs256 valid, revocation redis|hs256|valid|--revocation redis"
-    "hs256 valid, revocation redis mirror|hs256|valid|--revocation redis-mirror"
+    "hs256 valid, revocation sqlite mirror|hs256|valid|--revocation sqlite"
+    "hs256 valid, revocation postgres mirror|hs256|valid|--revocation postgres"
     "hs256 valid, cache + revocation memory|hs256|valid|--cache --revocation memory"
-    "hs256 valid, cache + revocation redis|hs256|valid|--cache --revocation redis"
-    "hs256 valid, cache + revocation redis mirror|hs256|valid|--cache --revocation redis-mirror"
+    "hs256 valid, cache + revocation postgres mirror|hs256|valid|--cache --revocation postgres"
 )
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

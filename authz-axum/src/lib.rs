@@ -28,7 +28,7 @@ pub mod __private {
 
 pub use auth::{
     Auth, AuthLayer, AuthRejection, AuthService, Claims, DefaultOnRejection, OnRejection,
-    Revocation,
+    Revocation, RevocationStatus,
 };
 #[doc(inline)]
 pub use authz_core::*;

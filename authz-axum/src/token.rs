@@ -14,10 +14,17 @@
 //! no-store`: `invalid_request` (400: malformed body, missing field), `invalid_grant` (400:
 //! wrong credentials, bad or reused refresh token), `unsupported_grant_type` (400), 413 for a
 //! body over the limit (8 KiB by default), 415 for another content type, 429 with
-//! `Retry-After` when login throttling says wait. Nothing is stored on an error.
+//! `Retry-After` when login throttling says wait, 503 `temporarily_unavailable` with
+//! `Retry-After` when a store cannot answer within its timeout or too many logins wait for a
+//! password check. Nothing is stored on an error: a 503 from `/token/revoke`, `/logout` or
+//! `/logout-all` means nothing changed and retrying is safe; their 200/204 means the
+//! revocation is durable.
 //!
-//! The logout routes read the caller from the [`AuthLayer`](crate::AuthLayer), which must wrap
-//! them (without it they fail closed with 500). Throttling uses the client address from
+//! Mount [`TokenRoutes::public_routes`] (`/token`, `/token/refresh`, `/token/revoke`)
+//! **outside** the [`AuthLayer`](crate::AuthLayer), so that a stale access token sent along
+//! can never break a login or a refresh, and [`TokenRoutes::logout_routes`] (`/logout`,
+//! `/logout-all`) under it: they read the caller from the layer (without it they fail closed
+//! with 500). Throttling uses the client address from
 //! axum's `ConnectInfo<SocketAddr>` (serve with `into_make_service_with_connect_info`).
 //!
 //! # Example
@@ -30,9 +37,11 @@
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let service = TokenService::builder(SigningKey::generate(Algorithm::ES256)?).build()?;
-//! let app: Router = Router::new()
-//!     .merge(TokenRoutes::new(service.clone()).router())
+//! let routes = TokenRoutes::new(service.clone());
+//! let guarded: Router = Router::new()
+//!     .merge(routes.clone().logout_routes())
 //!     .layer(AuthLayer::new(service.verifier().clone()).with_revocation(service));
+//! let app: Router = routes.public_routes().merge(guarded);
 //! # Ok(()) }
 //! ```
 
@@ -79,16 +88,35 @@ impl TokenRoutes {
         self
     }
 
-    /// The router: `/token`, `/token/refresh`, `/token/revoke`, `/logout`, `/logout-all`.
-    pub fn router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
+    /// The routes that need no access token — `/token`, `/token/refresh`, `/token/revoke` —
+    /// to mount **outside** the [`AuthLayer`](crate::AuthLayer): a client that still sends
+    /// its expired or revoked access token must be able to log in and refresh.
+    pub fn public_routes<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
         Router::new()
             .route("/token", post(token))
             .route("/token/refresh", post(refresh))
             .route("/token/revoke", post(revoke))
+            .layer(DefaultBodyLimit::max(self.body_limit))
+            .with_state(self.service)
+    }
+
+    /// The routes that act on the caller's session — `/logout`, `/logout-all` — to mount
+    /// **under** the [`AuthLayer`](crate::AuthLayer) (without it they fail closed with 500).
+    pub fn logout_routes<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
+        Router::new()
             .route("/logout", post(logout))
             .route("/logout-all", post(logout_all))
             .layer(DefaultBodyLimit::max(self.body_limit))
             .with_state(self.service)
+    }
+
+    /// Every route at once, for a router under the layer in optional mode.
+    #[deprecated(
+        since = "0.2.0",
+        note = "mount `public_routes()` outside the AuthLayer and `logout_routes()` under it"
+    )]
+    pub fn router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
+        self.clone().public_routes().merge(self.logout_routes())
     }
 }
 
@@ -211,7 +239,7 @@ impl From<LifecycleError> for TokenError {
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "temporarily_unavailable",
-                    None,
+                    Some(error.retry_after().unwrap_or(2)),
                 )
             }
         };

@@ -45,10 +45,14 @@ async fn start() -> App {
         )
         .await
         .unwrap();
-    let app = Router::new()
+    // The routes that need no token outside the layer, so that a stale token sent along
+    // cannot break them; the session routes under it.
+    let routes = TokenRoutes::new(service.clone());
+    let guarded = Router::new()
         .route("/me", get(me))
-        .merge(TokenRoutes::new(service.clone()).router())
+        .merge(routes.clone().logout_routes())
         .layer(AuthLayer::new(service.verifier().clone()).with_revocation(service.clone()));
+    let app = routes.public_routes().merge(guarded);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -429,4 +433,48 @@ async fn repeated_failures_get_429_with_retry_after() {
     assert_eq!(body["error"], "too_many_attempts");
     tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
     app.login().await;
+}
+
+/// A client that still sends its revoked (or malformed) access token can log in and refresh:
+/// the token routes sit outside the AuthLayer.
+#[tokio::test]
+async fn a_stale_access_token_never_breaks_login_or_refresh() {
+    let app = start().await;
+    let pair = app.login().await;
+    let access = pair["access_token"].as_str().unwrap().to_owned();
+    let response = app
+        .http
+        .post(format!("{}/logout", app.base))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.me(&access).await.0, StatusCode::UNAUTHORIZED);
+    for stale in [access.as_str(), "not.a.token", "garbage"] {
+        let response = app
+            .http
+            .post(format!("{}/token", app.base))
+            .bearer_auth(stale)
+            .header("content-type", FORM)
+            .body("grant_type=password&username=alice&password=correct+horse+1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{stale}");
+        let fresh: Value = response.json().await.unwrap();
+        let response = app
+            .http
+            .post(format!("{}/token/refresh", app.base))
+            .bearer_auth(stale)
+            .header("content-type", FORM)
+            .body(format!(
+                "refresh_token={}",
+                fresh["refresh_token"].as_str().unwrap()
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{stale}");
+    }
 }

@@ -351,33 +351,104 @@ impl fmt::Display for KeyError {
 impl std::error::Error for KeyError {}
 
 #[cfg(any(feature = "lifecycle", feature = "assertion", feature = "usage"))]
-/// A store failure: the backend is unreachable or answered something unexpected. Carries
-/// the backend's message, never a token, hash or password.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// A user with this username or email exists.
-    Conflict,
-    /// The backend failed (connection, query, migration).
-    Backend(String),
-}
+pub use store::{StoreError, StoreResult};
 
 #[cfg(any(feature = "lifecycle", feature = "assertion", feature = "usage"))]
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Conflict => f.write_str("a user with this username or email already exists"),
-            Self::Backend(message) => write!(f, "store backend failed: {message}"),
+mod store {
+    use std::fmt;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// A store failure. Its text never holds a token, a hash or a password; the backend's own
+    /// error is kept as [`source()`](std::error::Error::source).
+    ///
+    /// Everything but [`Conflict`](Self::Conflict) means "the store could not answer": the
+    /// request paths turn it into 503 with `Retry-After`, never into a refusal.
+    #[derive(Debug, Clone)]
+    #[non_exhaustive]
+    pub enum StoreError {
+        /// A unique value (a username, an email) is taken.
+        Conflict,
+        /// The store did not answer within the timeout.
+        Timeout {
+            /// The timeout that passed.
+            after: Duration,
+        },
+        /// The backend is unreachable, or failed (connection, query, migration).
+        Backend(Arc<dyn std::error::Error + Send + Sync>),
+    }
+
+    /// A backend failure described in words (a reply of the wrong shape, say).
+    #[derive(Debug)]
+    struct Message(String);
+
+    impl fmt::Display for Message {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(&self.0)
         }
     }
+
+    impl std::error::Error for Message {}
+
+    impl StoreError {
+        /// A backend failure, keeping `error` as the source.
+        pub fn backend(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+            Self::Backend(Arc::new(error))
+        }
+
+        /// A backend failure described by `message` (which must hold no secret).
+        pub fn message(message: impl Into<String>) -> Self {
+            Self::Backend(Arc::new(Message(message.into())))
+        }
+
+        /// Whether the store could not answer (a timeout or a backend failure): the caller
+        /// should say "try again later" (503), never "refused".
+        pub fn is_unavailable(&self) -> bool {
+            !matches!(self, Self::Conflict)
+        }
+    }
+
+    impl PartialEq for StoreError {
+        fn eq(&self, other: &Self) -> bool {
+            match (self, other) {
+                (Self::Conflict, Self::Conflict) => true,
+                (Self::Timeout { after: a }, Self::Timeout { after: b }) => a == b,
+                (Self::Backend(a), Self::Backend(b)) => a.to_string() == b.to_string(),
+                _ => false,
+            }
+        }
+    }
+
+    impl Eq for StoreError {}
+
+    impl fmt::Display for StoreError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                Self::Conflict => f.write_str("a user with this username or email already exists"),
+                Self::Timeout { after } => {
+                    write!(
+                        f,
+                        "the store did not answer within {} ms",
+                        after.as_millis()
+                    )
+                }
+                Self::Backend(error) => write!(f, "store backend failed: {error}"),
+            }
+        }
+    }
+
+    impl std::error::Error for StoreError {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            match self {
+                Self::Backend(error) => Some(&**error),
+                _ => None,
+            }
+        }
+    }
+
+    /// The result of a store call.
+    pub type StoreResult<T> = std::result::Result<T, StoreError>;
 }
-
-#[cfg(any(feature = "lifecycle", feature = "assertion", feature = "usage"))]
-impl std::error::Error for StoreError {}
-
-/// The result of a store call.
-#[cfg(any(feature = "lifecycle", feature = "assertion", feature = "usage"))]
-pub type StoreResult<T> = std::result::Result<T, StoreError>;
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,7 @@
 -- PostgreSQL database dump
 --
 
-\restrict qLlyfqjPLYQ1LxufbbjrKx57yh50HIWIIB98MiEpVzzNQNOd07JiTZzct99TBqC
+\restrict 6hzlhyHlDfLxzgcyobXQYYBWW9wOsP0ZHdzrMf1qCQ8ToE5ABVe1mJyzjS9jcCN
 
 -- Dumped from database version 15.20 (Debian 15.20-0+deb12u1)
 -- Dumped by pg_dump version 15.20 (Debian 15.20-0+deb12u1)
@@ -133,29 +133,29 @@ ALTER TABLE ONLY authz_fixture_v1.authz_users ALTER COLUMN id SET DEFAULT nextva
 -- Data for Name: authz_refresh_families; Type: TABLE DATA; Schema: authz_fixture_v1; Owner: -
 --
 
-INSERT INTO authz_fixture_v1.authz_refresh_families VALUES ('8boYLJn-taxlWit1Xx3bKA', '1', 1764000000, 1765209600, NULL);
-INSERT INTO authz_fixture_v1.authz_refresh_families VALUES ('4_dYv3o9SUzbnybJpQSTVA', '1', 1764000000, 1765209600, 1764000000);
-INSERT INTO authz_fixture_v1.authz_refresh_families VALUES ('DhNQxR7FKZXxJCppxMDm3w', '1', 1764000000, 1765209600, 1764000010);
+INSERT INTO authz_fixture_v1.authz_refresh_families VALUES ('0-mge5AxigKrb6GLKJnGHA', '1', 1764000000, 1765209600, NULL);
+INSERT INTO authz_fixture_v1.authz_refresh_families VALUES ('fOTVMpfq-da7sdGl_jSsHg', '1', 1764000000, 1765209600, 1764000000);
+INSERT INTO authz_fixture_v1.authz_refresh_families VALUES ('KhncThAFBMvzwHXAD8Gqcw', '1', 1764000000, 1765209600, 1764000010);
 
 
 --
 -- Data for Name: authz_refresh_tokens; Type: TABLE DATA; Schema: authz_fixture_v1; Owner: -
 --
 
-INSERT INTO authz_fixture_v1.authz_refresh_tokens VALUES ('4a4bd33d3bd3e87ad9166059ef92eba57100ea22784a1b97ffd78fb54e8d8ee7', '8boYLJn-taxlWit1Xx3bKA', 1764000000, 1764086400, 1764000000);
-INSERT INTO authz_fixture_v1.authz_refresh_tokens VALUES ('be31966e4624ad51d93e0138788a97dfdbc1ff7c8dea08cd91bfd0e0b2e18b47', '8boYLJn-taxlWit1Xx3bKA', 1764000000, 1764086400, NULL);
-INSERT INTO authz_fixture_v1.authz_refresh_tokens VALUES ('b1fd03538fe8f7f0fb5c279a534acf6cb390dbb8533246e4bd969f4521b60d16', '4_dYv3o9SUzbnybJpQSTVA', 1764000000, 1764086400, NULL);
-INSERT INTO authz_fixture_v1.authz_refresh_tokens VALUES ('53cb07328987b100c3d8f360510d999c8a755b6e4f62098a26a1640d9fbfe91f', 'DhNQxR7FKZXxJCppxMDm3w', 1764000000, 1764086400, 1764000000);
-INSERT INTO authz_fixture_v1.authz_refresh_tokens VALUES ('bdfc052766d7897061c00a58eb14ca505e4b3afb596197f1e0b2068efa47f8c5', 'DhNQxR7FKZXxJCppxMDm3w', 1764000000, 1764086400, NULL);
+INSERT INTO authz_fixture_v1.authz_refresh_tokens VALUES ('96c15972bf295dafc338f469c8d4b3439a28c9501eb47c8fae9c8a62bfb5a4aa', '0-mge5AxigKrb6GLKJnGHA', 1764000000, 1764086400, 1764000000);
+INSERT INTO authz_fixture_v1.authz_refresh_tokens VALUES ('ecb2286ea6b2c63a7fccc4303869339bcebc4665547ee9ce6d4399a899795531', '0-mge5AxigKrb6GLKJnGHA', 1764000000, 1764086400, NULL);
+INSERT INTO authz_fixture_v1.authz_refresh_tokens VALUES ('bc7245d3e16cfeeefaf94c9d9767b4399bd25596c2953abf944c2042df2b5a6b', 'fOTVMpfq-da7sdGl_jSsHg', 1764000000, 1764086400, NULL);
+INSERT INTO authz_fixture_v1.authz_refresh_tokens VALUES ('e57fd9497dd95d7c0e3b85d4350e9e69aa0b3aafd71796976b0b3c20931a2d1f', 'KhncThAFBMvzwHXAD8Gqcw', 1764000000, 1764086400, 1764000000);
+INSERT INTO authz_fixture_v1.authz_refresh_tokens VALUES ('b16d0cdf14ef7e9cd6eb597bce7e833fb137e4bb65a3461408636f7369a641d3', 'KhncThAFBMvzwHXAD8Gqcw', 1764000000, 1764086400, NULL);
 
 
 --
 -- Data for Name: authz_revocations; Type: TABLE DATA; Schema: authz_fixture_v1; Owner: -
 --
 
-INSERT INTO authz_fixture_v1.authz_revocations VALUES ('jti', 'ky0Ou6ahF5AKzVv3tdk9kQ', 1764000360);
-INSERT INTO authz_fixture_v1.authz_revocations VALUES ('sid', '4_dYv3o9SUzbnybJpQSTVA', 1764000360);
-INSERT INTO authz_fixture_v1.authz_revocations VALUES ('sid', 'DhNQxR7FKZXxJCppxMDm3w', 1764000370);
+INSERT INTO authz_fixture_v1.authz_revocations VALUES ('jti', '2kaeeu1LlaWsFAPJhDckMw', 1764000360);
+INSERT INTO authz_fixture_v1.authz_revocations VALUES ('sid', 'fOTVMpfq-da7sdGl_jSsHg', 1764000360);
+INSERT INTO authz_fixture_v1.authz_revocations VALUES ('sid', 'KhncThAFBMvzwHXAD8Gqcw', 1764000370);
 
 
 --
@@ -178,7 +178,7 @@ INSERT INTO authz_fixture_v1.authz_throttle VALUES ('a:alice', 3, 1764000010);
 -- Data for Name: authz_users; Type: TABLE DATA; Schema: authz_fixture_v1; Owner: -
 --
 
-INSERT INTO authz_fixture_v1.authz_users VALUES (1, 'alice', 'alice@example.com', '$argon2id$v=19$m=19456,t=2,p=1$jbFb09Un2oKCV9a/ODiLHA$wJP0wPpDb9arsPRPrqS0DrkZQgTOpabf40pNL/l48YA', 'user admin', '', 1764000000);
+INSERT INTO authz_fixture_v1.authz_users VALUES (1, 'alice', 'alice@example.com', '$argon2id$v=19$m=19456,t=2,p=1$jOqCXjnJ2yVF6b7Rp+vkkQ$NEKGp4EAtz2GoLph9R2TYzSYRNlBvM7yBECdpvYo4gI', 'user admin', '', 1764000000);
 INSERT INTO authz_fixture_v1.authz_users VALUES (2, 'bob', NULL, '$2b$12$KI2Cisx9l6GerAkKGZ3BjOWiTarDr42wPD68xVIkvVKKMuzRA.EMi', 'user', '', 1764000000);
 
 
@@ -271,5 +271,5 @@ CREATE INDEX authz_refresh_tokens_family ON authz_fixture_v1.authz_refresh_token
 -- PostgreSQL database dump complete
 --
 
-\unrestrict qLlyfqjPLYQ1LxufbbjrKx57yh50HIWIIB98MiEpVzzNQNOd07JiTZzct99TBqC
+\unrestrict 6hzlhyHlDfLxzgcyobXQYYBWW9wOsP0ZHdzrMf1qCQ8ToE5ABVe1mJyzjS9jcCN
 

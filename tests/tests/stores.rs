@@ -14,10 +14,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use authz_core::lifecycle::password::Passwords;
 use authz_core::lifecycle::store::{
-    Family, MemoryStore, NewUser, RedisStore, RefreshRecord, RefreshStore, RevocationQuery,
-    RevocationStore, Rotation, SqlStore, StoreError, ThrottleStore, UserStore,
+    Families, Family, MemoryStore, NewUser, RedisStore, RefreshRecord, Revocation, RevocationQuery,
+    Revoke, Revoked, Rotate, Rotation, SessionStore, SqlStore, StoreError, ThrottleStore,
+    UserStore,
 };
 use authz_core::lifecycle::{LifecycleError, Throttling, TokenService};
+use authz_core::lifecycle::{RevocationOptions, TokenServiceBuilder};
 use authz_core::{Algorithm, FixedClock, SigningKey};
 
 fn now() -> u64 {
@@ -55,8 +57,24 @@ async fn sqlite() -> Arc<SqlStore> {
     Arc::new(SqlStore::open_sqlite(&path).await.unwrap())
 }
 
-async fn postgres() -> Option<Arc<SqlStore>> {
+/// A PostgreSQL URL whose connections work in a schema of their own (made now), so that the
+/// tests never touch the tables of whoever owns the database.
+async fn postgres_url() -> Option<String> {
     let url = service_url("AUTHZ_TEST_POSTGRES_URL")?;
+    let schema = unique("authz_test").replace('-', "_");
+    let admin = SqlStore::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Some(format!("{url}{sep}options=-c%20search_path%3D{schema}"))
+}
+
+async fn postgres() -> Option<Arc<SqlStore>> {
+    let url = postgres_url().await?;
     Some(Arc::new(SqlStore::connect(&url).await.unwrap()))
 }
 
@@ -188,7 +206,14 @@ fn family(subject: &str, now: u64) -> (Family, RefreshRecord) {
     (family, first)
 }
 
-async fn refresh_suite(store: Arc<dyn RefreshStore>) {
+fn rotate<'a>(presented: &'a str, next: &'a str, now: u64) -> Rotate<'a> {
+    Rotate::new(presented, next, now)
+        .with_idle_ttl(100)
+        .with_reuse_grace(2)
+        .with_session_until(now + 400)
+}
+
+async fn refresh_suite(store: Arc<dyn SessionStore>) {
     let t = now();
     let subject = unique("sub");
     let (fam, first) = family(&subject, t);
@@ -198,7 +223,7 @@ async fn refresh_suite(store: Arc<dyn RefreshStore>) {
     let second = unique("hash");
     assert_eq!(
         store
-            .rotate(&first.hash, &second, 100, 2, t + 1)
+            .rotate(&rotate(&first.hash, &second, t + 1))
             .await
             .unwrap(),
         Rotation::Rotated {
@@ -209,45 +234,59 @@ async fn refresh_suite(store: Arc<dyn RefreshStore>) {
     let third = unique("hash");
     assert_eq!(
         store
-            .rotate(&first.hash, &third, 100, 2, t + 2)
+            .rotate(&rotate(&first.hash, &third, t + 2))
             .await
             .unwrap(),
         Rotation::Raced
     );
     // Second still works.
     assert!(matches!(
-        store.rotate(&second, &third, 100, 2, t + 2).await.unwrap(),
+        store.rotate(&rotate(&second, &third, t + 2)).await.unwrap(),
         Rotation::Rotated { .. }
     ));
-    // First again after the grace: reuse, the family is revoked...
+    // First again after the grace: reuse, the family is revoked, and its session revocation
+    // is written with it...
     let fourth = unique("hash");
-    assert_eq!(
-        store
-            .rotate(&first.hash, &fourth, 100, 2, t + 10)
-            .await
-            .unwrap(),
-        Rotation::Reused {
-            family: fam.clone()
-        }
-    );
+    let Rotation::Reused {
+        family: reused,
+        revoked,
+    } = store
+        .rotate(&rotate(&first.hash, &fourth, t + 10))
+        .await
+        .unwrap()
+    else {
+        panic!("expected a reuse");
+    };
+    assert_eq!(reused, fam);
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked[0].revoked, Revoked::Session { id: fam.id.clone() });
+    assert_eq!(revoked[0].until, t + 410);
+    assert!(revoked[0].seq > 0);
+    let by_sid = RevocationQuery {
+        subject: &subject,
+        token_id: None,
+        session_id: Some(&fam.id),
+        issued_at: Some(t),
+    };
+    assert!(store.is_revoked(by_sid, t + 10).await.unwrap());
     // ...so the live token (third) is refused too, and the rejected next hash was not stored.
     assert_eq!(
         store
-            .rotate(&third, &unique("hash"), 100, 2, t + 11)
+            .rotate(&rotate(&third, &unique("hash"), t + 11))
             .await
             .unwrap(),
         Rotation::Revoked
     );
     assert_eq!(
         store
-            .rotate(&fourth, &unique("hash"), 100, 2, t + 11)
+            .rotate(&rotate(&fourth, &unique("hash"), t + 11))
             .await
             .unwrap(),
         Rotation::Unknown
     );
     assert_eq!(
         store
-            .rotate("no-such-hash", &unique("hash"), 100, 2, t)
+            .rotate(&rotate("no-such-hash", &unique("hash"), t))
             .await
             .unwrap(),
         Rotation::Unknown
@@ -258,7 +297,7 @@ async fn refresh_suite(store: Arc<dyn RefreshStore>) {
     store.start_family(&fam, &first).await.unwrap();
     assert_eq!(
         store
-            .rotate(&first.hash, &unique("hash"), 100, 2, t + 100)
+            .rotate(&rotate(&first.hash, &unique("hash"), t + 100))
             .await
             .unwrap(),
         Rotation::Expired
@@ -268,21 +307,22 @@ async fn refresh_suite(store: Arc<dyn RefreshStore>) {
     let next = unique("hash");
     assert!(matches!(
         store
-            .rotate(&first.hash, &next, 5_000, 2, t + 99)
+            .rotate(&rotate(&first.hash, &next, t + 99).with_idle_ttl(5_000))
             .await
             .unwrap(),
         Rotation::Rotated { .. }
     ));
     assert_eq!(
         store
-            .rotate(&next, &unique("hash"), 5_000, 2, t + 1_000)
+            .rotate(&rotate(&next, &unique("hash"), t + 1_000).with_idle_ttl(5_000))
             .await
             .unwrap(),
         Rotation::Expired,
         "absolute expiry wins over idle"
     );
 
-    // Revocation by token, by family, by subject.
+    // Revocation by token, by family, by subject: each family revoked gets its session
+    // revocation in the same call.
     let subject = unique("sub");
     let (fam_a, first_a) = family(&subject, t);
     let (fam_b, first_b) = family(&subject, t);
@@ -290,32 +330,63 @@ async fn refresh_suite(store: Arc<dyn RefreshStore>) {
     for (f, r) in [(&fam_a, &first_a), (&fam_b, &first_b), (&fam_c, &first_c)] {
         store.start_family(f, r).await.unwrap();
     }
+    let revoke = |families| Revoke::new(families, t).with_session_until(t + 400);
+    let outcome = store
+        .revoke(&revoke(Families::OfToken(&first_a.hash)))
+        .await
+        .unwrap();
+    assert_eq!(outcome.families, vec![fam_a.clone()]);
     assert_eq!(
-        store.revoke_by_token(&first_a.hash, t).await.unwrap(),
-        Some(fam_a.clone())
+        outcome
+            .revocations
+            .iter()
+            .map(|r| r.revoked.clone())
+            .collect::<Vec<_>>(),
+        vec![Revoked::Session {
+            id: fam_a.id.clone()
+        }]
     );
-    assert_eq!(store.revoke_by_token(&first_a.hash, t).await.unwrap(), None);
+    let again = store
+        .revoke(&revoke(Families::OfToken(&first_a.hash)))
+        .await
+        .unwrap();
+    assert!(again.families.is_empty() && again.revocations.is_empty());
     assert_eq!(
-        store.revoke_family(&fam_b.id, t).await.unwrap(),
-        Some(fam_b.clone())
+        store
+            .revoke(&revoke(Families::Id(&fam_b.id)))
+            .await
+            .unwrap()
+            .families,
+        vec![fam_b.clone()]
     );
-    let mut by_subject = store.revoke_subject(&subject, t).await.unwrap();
-    by_subject.sort_by(|a, b| a.id.cmp(&b.id));
+    let by_subject = store
+        .revoke(&revoke(Families::OfSubject(&subject)))
+        .await
+        .unwrap();
     assert_eq!(
-        by_subject,
+        by_subject.families,
         vec![fam_c.clone()],
         "only the live family is left"
     );
     assert_eq!(
         store
-            .rotate(&first_c.hash, &unique("hash"), 100, 2, t + 1)
+            .rotate(&rotate(&first_c.hash, &unique("hash"), t + 1))
             .await
             .unwrap(),
         Rotation::Revoked
     );
+    for fam in [&fam_a, &fam_b, &fam_c] {
+        let q = RevocationQuery {
+            subject: &subject,
+            token_id: None,
+            session_id: Some(&fam.id),
+            issued_at: Some(t),
+        };
+        assert!(store.is_revoked(q, t + 1).await.unwrap(), "{}", fam.id);
+    }
 }
 
-async fn refresh_race_suite(store: Arc<dyn RefreshStore>) {
+async fn refresh_race_suite(store: Arc<dyn SessionStore>) {
     let t = now();
     let (fam, first) = family(&unique("sub"), t);
     store.start_family(&fam, &first).await.unwrap();
@@ -324,8 +395,9 @@ async fn refresh_race_suite(store: Arc<dyn RefreshStore>) {
         let store = store.clone();
         let presented = first.hash.clone();
         tasks.push(tokio::spawn(async move {
+            let next = unique("hash");
             store
-                .rotate(&presented, &unique("hash"), 100, 5, t + 1)
+                .rotate(&rotate(&presented, &next, t + 1).with_reuse_grace(5))
                 .await
                 .unwrap()
         }));
@@ -341,32 +413,35 @@ async fn refresh_race_suite(store: Arc<dyn RefreshStore>) {
     assert_eq!(rotated, 1, "exactly one concurrent refresh wins");
 }
 
-async fn revocation_suite(store: Arc<dyn RevocationStore>) {
+/// Revokes `revocations` in one call (no family).
+async fn write(store: &dyn SessionStore, t: u64, revocations: Vec<Revocation>) -> Vec<Revocation> {
+    let mut request = Revoke::new(Families::None, t);
+    for revocation in revocations {
+        request = request.also(revocation);
+    }
+    store.revoke(&request).await.unwrap().revocations
+}
+
+async fn revocation_suite(store: Arc<dyn SessionStore>) {
     let t = now();
     let subject = unique("sub");
     let jti = unique("jti");
     let sid = unique("sid");
-    let query = |jti: Option<&'static str>, iat| RevocationQuery {
+    let by_jti = RevocationQuery {
         subject: "nobody",
-        token_id: jti,
+        token_id: Some(&jti),
         session_id: None,
-        issued_at: iat,
+        issued_at: Some(t),
     };
-    let leaked: &'static str = Box::leak(jti.clone().into_boxed_str());
-    assert!(
-        !store
-            .is_revoked(query(Some(leaked), Some(t)), t)
-            .await
-            .unwrap()
-    );
-    store.revoke_token(&jti, t + 60).await.unwrap();
-    assert!(
-        store
-            .is_revoked(query(Some(leaked), Some(t)), t)
-            .await
-            .unwrap()
-    );
-    assert!(!store.is_revoked(query(None, Some(t)), t).await.unwrap());
+    assert!(!store.is_revoked(by_jti, t).await.unwrap());
+    let token = |id: &str, until| Revocation::new(Revoked::Token { id: id.to_owned() }, until);
+    write(&*store, t, vec![token(&jti, t + 60)]).await;
+    assert!(store.is_revoked(by_jti, t).await.unwrap());
+    let no_jti = RevocationQuery {
+        token_id: None,
+        ..by_jti
+    };
+    assert!(!store.is_revoked(no_jti, t).await.unwrap());
 
     let by_sid = RevocationQuery {
         subject: &subject,
@@ -375,7 +450,8 @@ async fn revocation_suite(store: Arc<dyn RevocationStore>) {
         issued_at: Some(t),
     };
     assert!(!store.is_revoked(by_sid, t).await.unwrap());
-    store.revoke_session(&sid, t + 60).await.unwrap();
+    let session = Revocation::new(Revoked::Session { id: sid.clone() }, t + 60);
+    write(&*store, t, vec![session]).await;
     assert!(store.is_revoked(by_sid, t).await.unwrap());
 
     // Subject mark: tokens issued at or before it are revoked, later ones are not.
@@ -386,11 +462,17 @@ async fn revocation_suite(store: Arc<dyn RevocationStore>) {
         session_id: None,
         issued_at: iat,
     };
+    let mark = |mark, until| {
+        Revocation::new(
+            Revoked::Subject {
+                id: other_subject.clone(),
+                mark,
+            },
+            until,
+        )
+    };
     assert!(!store.is_revoked(at(Some(t - 10)), t).await.unwrap());
-    store
-        .revoke_subject_before(&other_subject, t - 5, t + 60)
-        .await
-        .unwrap();
+    write(&*store, t, vec![mark(t - 5, t + 60)]).await;
     assert!(store.is_revoked(at(Some(t - 10)), t).await.unwrap());
     assert!(store.is_revoked(at(Some(t - 5)), t).await.unwrap());
     assert!(!store.is_revoked(at(Some(t - 4)), t).await.unwrap());
@@ -398,25 +480,108 @@ async fn revocation_suite(store: Arc<dyn RevocationStore>) {
         store.is_revoked(at(None), t).await.unwrap(),
         "no iat: refused"
     );
-    // An earlier mark never moves it back.
-    store
-        .revoke_subject_before(&other_subject, t - 100, t + 60)
-        .await
-        .unwrap();
-    assert!(store.is_revoked(at(Some(t - 5)), t).await.unwrap());
+    // An earlier mark never moves it back, a shorter `until` never shortens it.
+    let merged = write(&*store, t, vec![mark(t - 100, t + 10)]).await;
+    assert_eq!(
+        merged[0].revoked,
+        Revoked::Subject {
+            id: other_subject.clone(),
+            mark: t - 5
+        }
+    );
+    assert_eq!(merged[0].until, t + 60);
+    assert!(store.is_revoked(at(Some(t - 5)), t + 30).await.unwrap());
 
-    // Entries end at `until`.
+    // Entries end at `until` (on the caller's clock: no sleeping).
     let short = unique("jti");
-    store.revoke_token(&short, t + 2).await.unwrap();
+    write(&*store, t, vec![token(&short, t + 2)]).await;
     let q = RevocationQuery {
         subject: "x",
         token_id: Some(&short),
         session_id: None,
         issued_at: Some(t),
     };
-    assert!(store.is_revoked(q, t).await.unwrap());
-    tokio::time::sleep(Duration::from_millis(2_100)).await;
-    assert!(!store.is_revoked(q, now()).await.unwrap(), "expired entry");
+    assert!(store.is_revoked(q, t + 1).await.unwrap());
+    assert!(!store.is_revoked(q, t + 2).await.unwrap(), "expired entry");
+}
+
+/// The log a mirror catches up with: every write under the next sequence number, in order,
+/// live entries only, merged rows moved to their latest sequence.
+async fn revocation_log_suite(store: Arc<dyn SessionStore>) {
+    let t = now();
+    let start = store.revocations_since(u64::MAX, t).await.unwrap().seq;
+    let token = |id: &str, until| Revocation::new(Revoked::Token { id: id.to_owned() }, until);
+    let (a, b, c) = (unique("jti"), unique("jti"), unique("jti"));
+    let first = write(&*store, t, vec![token(&a, t + 60), token(&b, t + 60)]).await;
+    assert_eq!(first.len(), 2);
+    assert_eq!(first[0].seq, first[1].seq, "one write, one sequence number");
+    assert!(first[0].seq > start);
+    let second = write(&*store, t, vec![token(&c, t + 1)]).await;
+    assert_eq!(second[0].seq, first[0].seq + 1);
+
+    let log = store.revocations_since(start, t).await.unwrap();
+    assert_eq!(log.seq, second[0].seq);
+    let ours: Vec<_> = log
+        .entries
+        .iter()
+        .filter(|r| {
+            [&a, &b, &c]
+                .iter()
+                .any(|id| r.revoked == Revoked::Token { id: (*id).clone() })
+        })
+        .collect();
+    assert_eq!(ours.len(), 3);
+    assert!(
+        log.entries.windows(2).all(|w| w[0].seq <= w[1].seq),
+        "in order"
+    );
+
+    // Only what came after, and only what is live.
+    let later = store.revocations_since(first[0].seq, t + 1).await.unwrap();
+    assert!(
+        !later
+            .entries
+            .iter()
+            .any(|r| r.revoked == Revoked::Token { id: c.clone() }),
+        "expired at t + 1"
+    );
+    assert!(
+        !later
+            .entries
+            .iter()
+            .any(|r| r.revoked == Revoked::Token { id: a.clone() }),
+        "written before"
+    );
+    // Revoking `a` again moves it to a new sequence number (a mirror that has seen the first
+    // write sees the merge), keeping the later `until`.
+    let again = write(&*store, t, vec![token(&a, t + 30)]).await;
+    assert_eq!(again[0].until, t + 60);
+    let log = store.revocations_since(second[0].seq, t).await.unwrap();
+    assert!(
+        log.entries
+            .iter()
+            .any(|r| r.revoked == Revoked::Token { id: a.clone() } && r.seq == again[0].seq)
+    );
+
+    // Purging forgets what expired.
+    let purged = store.purge_expired(t + 61).await.unwrap();
+    assert!(purged.rows >= 3, "{purged:?}");
+    let by_a = RevocationQuery {
+        subject: "x",
+        token_id: Some(&a),
+        session_id: None,
+        issued_at: Some(t),
+    };
+    assert!(!store.is_revoked(by_a, t + 61).await.unwrap());
+    assert!(
+        store
+            .revocations_since(start, t + 61)
+            .await
+            .unwrap()
+            .entries
+            .iter()
+            .all(|r| r.until > t + 61)
+    );
 }
 
 async fn throttle_suite(store: Arc<dyn ThrottleStore>) {
@@ -653,23 +818,30 @@ async fn bcrypt_migration_suite(service: TokenService, users: Arc<dyn UserStore>
     service.login(&name, "secret-password", None).await.unwrap();
 }
 
-fn service_on(
+fn builder_on(
     users: Arc<dyn UserStore>,
-    refresh: Arc<dyn RefreshStore>,
-    revocations: Arc<dyn RevocationStore>,
+    sessions: Arc<dyn SessionStore>,
     throttle: Arc<dyn ThrottleStore>,
-) -> (TokenService, FixedClock) {
-    let clock = FixedClock::at(SystemTime::now());
-    let service = TokenService::builder(SigningKey::generate(Algorithm::ES256).unwrap())
+    clock: &FixedClock,
+) -> TokenServiceBuilder {
+    TokenService::builder(SigningKey::generate(Algorithm::ES256).unwrap())
         .with_issuer("https://auth.test")
         .with_audience("api")
         .with_passwords(fast_passwords())
         .with_user_store(users)
-        .with_refresh_store(refresh)
-        .with_revocation_store(revocations)
+        .with_session_store(sessions)
         .with_throttle_store(throttle)
         .with_throttling(Throttling::default())
         .with_clock(clock.clone())
+}
+
+fn service_on(
+    users: Arc<dyn UserStore>,
+    sessions: Arc<dyn SessionStore>,
+    throttle: Arc<dyn ThrottleStore>,
+) -> (TokenService, FixedClock) {
+    let clock = FixedClock::at(SystemTime::now());
+    let service = builder_on(users, sessions, throttle, &clock)
         .build()
         .unwrap();
     (service, clock)
@@ -677,19 +849,20 @@ fn service_on(
 
 async fn full_suite<S>(store: Arc<S>)
 where
-    S: UserStore + RefreshStore + RevocationStore + ThrottleStore,
+    S: UserStore + SessionStore + ThrottleStore,
 {
     users_suite(store.clone()).await;
     concurrent_registration_suite(store.clone()).await;
     refresh_suite(store.clone()).await;
     refresh_race_suite(store.clone()).await;
     revocation_suite(store.clone()).await;
+    revocation_log_suite(store.clone()).await;
     throttle_suite(store.clone()).await;
-    let (service, clock) = service_on(store.clone(), store.clone(), store.clone(), store.clone());
+    let (service, clock) = service_on(store.clone(), store.clone(), store.clone());
     lifecycle_suite(service, clock).await;
-    let (service, clock) = service_on(store.clone(), store.clone(), store.clone(), store.clone());
+    let (service, clock) = service_on(store.clone(), store.clone(), store.clone());
     throttling_suite(service, clock).await;
-    let (service, _) = service_on(store.clone(), store.clone(), store.clone(), store.clone());
+    let (service, _) = service_on(store.clone(), store.clone(), store.clone());
     bcrypt_migration_suite(service, store).await;
 }
 
@@ -723,56 +896,54 @@ async fn redis_backend() {
     let Some(redis) = redis().await else {
         return;
     };
-    revocation_suite(redis.clone()).await;
     throttle_suite(redis.clone()).await;
-    let url = std::env::var("AUTHZ_TEST_REDIS_URL").unwrap();
-    let mirrored = Arc::new(
-        RedisStore::connect_mirrored(&url, &format!("{}:", unique("authz-test")))
-            .await
-            .unwrap(),
-    );
-    assert!(mirrored.is_mirror_synced());
-    revocation_suite(mirrored).await;
-    // The lifecycle with users and families in SQLite, revocations and throttling in Redis:
-    // the several-instances setup of the examples. Redis keys expire by its own clock, so
-    // this suite runs on the real clock for revocations (FixedClock starts at now).
+    // The lifecycle with users and sessions in SQLite, throttling in Redis: the
+    // several-instances setup of the examples.
     let sql = sqlite().await;
-    let (service, clock) = service_on(sql.clone(), sql.clone(), redis.clone(), redis.clone());
+    let (service, clock) = service_on(sql.clone(), sql.clone(), redis.clone());
     lifecycle_suite(service, clock).await;
-    let (service, clock) = service_on(sql.clone(), sql, redis.clone(), redis);
+    let (service, clock) = service_on(sql.clone(), sql, redis);
     throttling_suite(service, clock).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[cfg_attr(
-    not(all(authz_postgres, authz_redis)),
-    ignore = "needs PostgreSQL and Redis: set AUTHZ_TEST_POSTGRES_URL and AUTHZ_TEST_REDIS_URL (./scripts/services prints them)"
-)]
-async fn two_instances_share_postgres_and_redis() {
-    let (Some(pg), Some(redis)) = (postgres().await, redis().await) else {
-        return;
-    };
-    // Two services, as two processes would be: same database, same Redis, same key.
+async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
+    for _ in 0..200 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
+/// Two instances on one durable store: a revocation made on one is refused by the other —
+/// through the fan-out within milliseconds, through polling within the poll interval — and
+/// by a third started later, from the durable store alone.
+async fn instances_suite(
+    sessions: [Arc<dyn SessionStore>; 3],
+    users: Arc<dyn UserStore>,
+    fanout: Option<Arc<RedisStore>>,
+    poll: Duration,
+) {
     let key = SigningKey::generate(Algorithm::ES256).unwrap();
-    let build = |pg: Arc<SqlStore>, redis: Arc<RedisStore>| {
-        TokenService::builder(key.clone())
+    let clock = FixedClock::at(SystemTime::now());
+    let build = |sessions: Arc<dyn SessionStore>| {
+        let mut builder = TokenService::builder(key.clone())
             .with_passwords(fast_passwords())
-            .with_user_store(pg.clone())
-            .with_refresh_store(pg)
-            .with_revocation_store(redis.clone())
-            .with_throttle_store(redis)
-            .build()
-            .unwrap()
+            .with_user_store(users.clone())
+            .with_session_store(sessions)
+            .with_clock(clock.clone())
+            .with_revocation_options(RevocationOptions::default().with_poll_interval(poll));
+        if let Some(fanout) = &fanout {
+            builder = builder.with_fanout(fanout.clone());
+        }
+        builder.build().unwrap()
     };
-    let one = build(pg.clone(), redis.clone());
-    let two = build(
-        Arc::new(
-            SqlStore::connect(&std::env::var("AUTHZ_TEST_POSTGRES_URL").unwrap())
-                .await
-                .unwrap(),
-        ),
-        redis,
-    );
+    let [s1, s2, s3] = sessions;
+    let one = build(s1);
+    let two = build(s2);
+    assert!(one.load_revocations().await && two.load_revocations().await);
+    assert!(two.is_revocation_mirror_synced());
     let name = unique("erin");
     one.register(&name, None, "correct horse 1", &[])
         .await
@@ -780,87 +951,97 @@ async fn two_instances_share_postgres_and_redis() {
     let pair = two.login(&name, "correct horse 1", None).await.unwrap();
     let principal = one.verifier().verify(&pair.access_token).unwrap();
     assert!(!two.is_revoked(&principal).await.unwrap());
+    let started = std::time::Instant::now();
     one.logout(&principal).await.unwrap();
     assert!(
-        two.is_revoked(&principal).await.unwrap(),
+        one.is_revoked(&principal).await.unwrap(),
+        "its own instance at once"
+    );
+    assert!(
+        eventually(async || two.is_revoked(&principal).await.unwrap()).await,
         "logout on one, honoured by two"
     );
+    let took = started.elapsed();
+    let bound = if fanout.is_some() {
+        Duration::from_millis(500)
+    } else {
+        poll + Duration::from_millis(500)
+    };
+    assert!(took <= bound, "propagation took {took:?}, bound {bound:?}");
     assert!(two.refresh(&pair.refresh_token).await.is_err());
+    // An instance started afterwards knows it from the durable store.
+    let three = build(s3);
+    assert!(three.is_revoked(&principal).await.unwrap(), "direct check");
+    assert!(three.load_revocations().await);
+    assert!(three.is_revoked(&principal).await.unwrap(), "mirror");
 }
 
-async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
-    for _ in 0..100 {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    false
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_share_revocations_through_sqlite() {
+    let path = std::env::temp_dir().join(format!("{}.db", unique("authz-shared")));
+    let open = async || Arc::new(SqlStore::open_sqlite(&path).await.unwrap());
+    let (a, b, c) = (open().await, open().await, open().await);
+    instances_suite([a.clone(), b, c], a, None, Duration::from_millis(100)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[cfg_attr(
-    not(authz_redis),
-    ignore = "needs Redis: set AUTHZ_TEST_REDIS_URL (./scripts/services prints it)"
+    not(all(authz_postgres, authz_redis)),
+    ignore = "needs PostgreSQL and Redis: set AUTHZ_TEST_POSTGRES_URL and AUTHZ_TEST_REDIS_URL (./scripts/services prints them)"
 )]
-async fn redis_mirrors_follow_each_other() {
-    let Some(url) = service_url("AUTHZ_TEST_REDIS_URL") else {
+async fn instances_share_revocations_through_postgres_and_redis() {
+    let (Some(url), Some(redis)) = (postgres_url().await, redis().await) else {
         return;
     };
-    let prefix = format!("{}:", unique("authz-mirror"));
-    let a = RedisStore::connect_mirrored(&url, &prefix).await.unwrap();
-    let t = now();
-    a.revoke_token("before-b", t + 60).await.unwrap();
-    a.revoke_subject_before("carol", t - 10, t + 60)
+    let open = async || -> Arc<SqlStore> { Arc::new(SqlStore::connect(&url).await.unwrap()) };
+    let (a, b, c) = (open().await, open().await, open().await);
+    // A slow poll: what arrives in milliseconds came through the fan-out.
+    instances_suite(
+        [a.clone(), b.clone(), c.clone()],
+        a.clone(),
+        Some(redis),
+        Duration::from_secs(30),
+    )
+    .await;
+    // Without Redis, polling alone.
+    instances_suite([a.clone(), b, c], a, None, Duration::from_millis(200)).await;
+}
+
+/// The store is asked only while the mirror is not loaded or stale; a store that cannot
+/// answer then gives an error ("unavailable"), never "not revoked".
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unreachable_store_is_unavailable_never_not_revoked() {
+    let path = std::env::temp_dir().join(format!("{}.db", unique("authz-gone")));
+    let store = Arc::new(SqlStore::open_sqlite(&path).await.unwrap());
+    let clock = FixedClock::at(SystemTime::now());
+    let service = builder_on(store.clone(), store.clone(), store.clone(), &clock)
+        .with_revocation_options(
+            RevocationOptions::default()
+                .with_poll_interval(Duration::from_millis(50))
+                .with_max_staleness(Duration::from_millis(300)),
+        )
+        .with_store_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let name = unique("fay");
+    service
+        .register(&name, None, "correct horse 1", &[])
         .await
         .unwrap();
-
-    // B starts later and loads what is live.
-    let b = RedisStore::connect_mirrored(&url, &prefix).await.unwrap();
-    assert!(b.is_mirror_synced());
-    let q = |jti: &'static str| RevocationQuery {
-        subject: "dave",
-        token_id: Some(jti),
-        session_id: None,
-        issued_at: Some(t),
-    };
-    assert!(b.is_revoked(q("before-b"), t).await.unwrap());
-    let carol = RevocationQuery {
-        subject: "carol",
-        token_id: None,
-        session_id: None,
-        issued_at: Some(t - 20),
-    };
-    assert!(b.is_revoked(carol, t).await.unwrap());
-
-    // What A revokes next reaches B through the channel.
-    a.revoke_session("sid-1", t + 60).await.unwrap();
-    let by_sid = RevocationQuery {
-        subject: "dave",
-        token_id: None,
-        session_id: Some("sid-1"),
-        issued_at: Some(t),
-    };
-    assert!(eventually(async || b.is_revoked(by_sid, now()).await.unwrap()).await);
-    assert!(!b.is_revoked(q("never"), t).await.unwrap());
-
-    // Kill the subscriptions: B checks Redis directly until it has resubscribed and
-    // reloaded, so a revocation made meanwhile is never missed.
-    let client = redis::Client::open(url.as_str()).unwrap();
-    let mut raw = client.get_multiplexed_async_connection().await.unwrap();
-    let _: redis::Value = redis::cmd("CLIENT")
-        .arg("KILL")
-        .arg("TYPE")
-        .arg("pubsub")
-        .query_async(&mut raw)
-        .await
-        .unwrap();
-    a.revoke_token("during-outage", t + 60).await.unwrap();
-    assert!(eventually(async || b.is_revoked(q("during-outage"), now()).await.unwrap()).await);
-    assert!(
-        eventually(async || b.is_mirror_synced()).await,
-        "resubscribed"
-    );
-    assert!(b.is_revoked(q("during-outage"), now()).await.unwrap());
-    assert!(b.is_revoked(q("before-b"), now()).await.unwrap());
+    let pair = service.login(&name, "correct horse 1", None).await.unwrap();
+    let principal = service.verifier().verify(&pair.access_token).unwrap();
+    assert!(service.load_revocations().await);
+    assert!(!service.is_revoked(&principal).await.unwrap());
+    // The database goes away: the synced mirror answers on its own until it is stale...
+    store.close().await;
+    assert!(!service.is_revoked(&principal).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // ...then the answer is "unavailable", fast.
+    let started = std::time::Instant::now();
+    let error = service.is_revoked(&principal).await.unwrap_err();
+    assert!(error.is_unavailable(), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    // Writes fail as unavailable too, and change nothing.
+    let error = service.logout(&principal).await.unwrap_err();
+    assert!(error.is_unavailable(), "{error}");
 }

@@ -140,7 +140,7 @@ impl QuotaStore for Broken {
         if self.hang {
             tokio::time::sleep(Duration::from_secs(30)).await;
         }
-        Err(StoreError::Backend("connection refused".into()))
+        Err(StoreError::message("connection refused"))
     }
 }
 

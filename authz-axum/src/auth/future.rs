@@ -14,6 +14,7 @@ use tower_service::Service;
 
 use super::layer::{AuthConfig, AuthState};
 use super::rejection::AuthRejection;
+use super::revocation::RevocationStatus;
 use super::source::Via;
 
 pin_project! {
@@ -35,7 +36,7 @@ pin_project! {
     {
         Inner { #[pin] future: S::Future },
         Revoking {
-            check: BoxFuture<'static, bool>,
+            check: BoxFuture<'static, RevocationStatus>,
             request: Option<Request<B>>,
             service: Option<S>,
             config: Arc<AuthConfig>,
@@ -67,7 +68,7 @@ impl<S: Service<Request<B>>, B> ResponseFuture<S, B> {
     }
 
     pub(crate) fn revoking(
-        check: BoxFuture<'static, bool>,
+        check: BoxFuture<'static, RevocationStatus>,
         request: Request<B>,
         service: S,
         config: Arc<AuthConfig>,
@@ -127,29 +128,33 @@ where
                     service,
                     config,
                 } => {
-                    let revoked = ready!(check.as_mut().poll(cx));
+                    let status = ready!(check.as_mut().poll(cx));
                     let request = request
                         .take()
                         .expect("ResponseFuture polled after completion");
                     let mut service = service
                         .take()
                         .expect("ResponseFuture polled after completion");
-                    let outcome = if revoked { "token_revoked" } else { "accepted" };
+                    let rejection = match status {
+                        RevocationStatus::Active => None,
+                        RevocationStatus::Revoked => {
+                            Some(AuthRejection::InvalidToken(ErrorKind::Revoked))
+                        }
+                        RevocationStatus::Unavailable => Some(AuthRejection::Unavailable),
+                    };
                     super::count(
                         super::service::VERIFICATIONS,
                         "outcome",
                         request.extensions().get::<axum::extract::MatchedPath>(),
-                        outcome,
+                        rejection.as_ref().map_or("accepted", AuthRejection::code),
                     );
-                    if revoked {
-                        let rejection = AuthRejection::InvalidToken(ErrorKind::Revoked);
-                        Kind::Rejected {
+                    match rejection {
+                        Some(rejection) => Kind::Rejected {
                             response: Some(config.reject(rejection)),
-                        }
-                    } else {
-                        Kind::Inner {
+                        },
+                        None => Kind::Inner {
                             future: service.call(request),
-                        }
+                        },
                     }
                 }
                 KindProj::Resolving {

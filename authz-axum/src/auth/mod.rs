@@ -10,7 +10,8 @@
 //! | token refused (signature, expiry, audience, …, revoked) | 401 | `…, error="invalid_token", error_description="…"` |
 //! | malformed request (two tokens, bad `Authorization` syntax) | 400 | `…, error="invalid_request", …` |
 //! | requirement not met | 403 | `…, error="insufficient_scope", …, scope="…"` |
-//! | no verification key yet (a key source that never loaded) | 503 | with `Retry-After` |
+//! | no verification key yet (a key source that never loaded) | 503 | with `Retry-After: 5` |
+//! | the revocation check could not be made (its store is down or slow) | 503 `temporarily_unavailable` | with `Retry-After: 2` |
 //!
 //! The body is JSON `{"detail": "…", "code": "…"}` with PyJWT's messages; replace every
 //! response in one place with [`AuthLayer::on_rejection`]. Rejections are logged through
@@ -58,7 +59,7 @@ pub use extract::{Auth, Claims, ExtractRejection};
 pub use future::ResponseFuture;
 pub use layer::AuthLayer;
 pub use rejection::{AuthRejection, DefaultOnRejection, OnRejection};
-pub use revocation::Revocation;
+pub use revocation::{Revocation, RevocationStatus};
 pub use service::AuthService;
 pub use source::ExtractFn;
 

@@ -36,6 +36,9 @@ pub enum AuthRejection {
     /// A cookie authenticated an unsafe request that failed the CSRF check (see
     /// [`crate::cookie`]): 403 `csrf_failed`, with the reason.
     CsrfFailed(&'static str),
+    /// A check the request needs could not be made (the revocation store is down or slow):
+    /// 503 `temporarily_unavailable` with `Retry-After` — neither a refusal nor a pass.
+    Unavailable,
 }
 
 impl AuthRejection {
@@ -47,6 +50,7 @@ impl AuthRejection {
             Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden(_) | Self::CsrfFailed(_) => StatusCode::FORBIDDEN,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::MissingLayer => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -61,6 +65,7 @@ impl AuthRejection {
             Self::ClaimsMismatch => "claims_mismatch",
             Self::MissingLayer => "auth_layer_missing",
             Self::CsrfFailed(_) => "csrf_failed",
+            Self::Unavailable => "temporarily_unavailable",
         }
     }
 
@@ -74,6 +79,7 @@ impl AuthRejection {
             Self::ClaimsMismatch => "The token's claims do not have the expected shape".into(),
             Self::MissingLayer => "Internal Server Error".into(),
             Self::CsrfFailed(why) => format!("CSRF check failed: {why}").into(),
+            Self::Unavailable => "The service is temporarily unavailable; try again".into(),
         }
     }
 
@@ -85,7 +91,7 @@ impl AuthRejection {
     fn challenge_with(&self, realm: &str, detail: &str) -> Option<String> {
         let error = match self {
             // Not a bearer-token problem: no RFC 6750 challenge.
-            Self::MissingLayer | Self::CsrfFailed(_) => return None,
+            Self::MissingLayer | Self::CsrfFailed(_) | Self::Unavailable => return None,
             Self::MissingToken => None,
             Self::InvalidToken(_) | Self::ClaimsMismatch => Some("invalid_token"),
             Self::InvalidRequest(_) => Some("invalid_request"),
@@ -164,7 +170,13 @@ impl Rendered {
             headers.insert(header::WWW_AUTHENTICATE, value.clone());
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            // Keys that never loaded take a fetch to come; a store outage is retried sooner.
+            let seconds = if rejection == AuthRejection::Unavailable {
+                "2"
+            } else {
+                "5"
+            };
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
         }
         response.extensions_mut().insert(rejection);
         response

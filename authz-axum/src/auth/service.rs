@@ -11,6 +11,7 @@ use tower_service::Service;
 use super::future::{ResponseFuture, attach};
 use super::layer::AuthConfig;
 use super::rejection::AuthRejection;
+use super::revocation::RevocationStatus;
 use super::source::{self, Via};
 
 /// The metric of the layer's outcomes.
@@ -33,10 +34,14 @@ fn refetch_and_verify(
             .verifier
             .verify(&token)
             .map_err(|e| AuthRejection::InvalidToken(e.into_kind()))?;
-        if let Some(revocation) = &config.revocation
-            && revocation.is_revoked(&principal).await
-        {
-            return Err(AuthRejection::InvalidToken(ErrorKind::Revoked));
+        if let Some(revocation) = &config.revocation {
+            match revocation.check(&principal).await {
+                RevocationStatus::Active => {}
+                RevocationStatus::Revoked => {
+                    return Err(AuthRejection::InvalidToken(ErrorKind::Revoked));
+                }
+                RevocationStatus::Unavailable => return Err(AuthRejection::Unavailable),
+            }
         }
         Ok(Some(principal))
     })
@@ -166,7 +171,7 @@ where
         };
         match (&principal, &config.revocation) {
             (Some(p), Some(revocation)) => {
-                let check = revocation.is_revoked(p);
+                let check = revocation.check(p);
                 attach(&mut request, config, principal);
                 let ready = crate::take_ready(&mut self.inner);
                 ResponseFuture::revoking(check, request, ready, config.clone())

@@ -15,15 +15,14 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use authz_core::assertion::{AssertionError, ClientAssertions};
-//! use authz_core::lifecycle::store::MemoryStore;
+//! use authz_core::assertion::{AssertionError, ClientAssertions, MemoryReplays};
 //! use authz_core::{Algorithm, Issuer, KeySet, SigningKey};
 //! use serde_json::json;
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = SigningKey::generate(Algorithm::RS256)?.with_kid("client");
 //! let registered = KeySet::single(client.verifying_key()); // looked up by kid = identity
-//! let assertions = ClientAssertions::new(Arc::new(registered), Arc::new(MemoryStore::new()), "https://server.example");
+//! let assertions = ClientAssertions::new(Arc::new(registered), Arc::new(MemoryReplays::new()), "https://server.example");
 //!
 //! let token = Issuer::new(client)
 //!     .with_audience("https://server.example")
@@ -87,8 +86,44 @@ impl ClientKeys for RemoteKeySet {
 /// Remembers `jti`s until their token expires, to refuse a second use.
 #[async_trait]
 pub trait ReplayStore: Send + Sync + 'static {
-    /// Atomically records `jti` until `until`; `false` if it was already recorded.
-    async fn first_use(&self, jti: &str, until: u64) -> StoreResult<bool>;
+    /// Atomically records `jti` until `until` (Unix seconds); `false` if it was already
+    /// recorded and is still remembered at `now` (the caller's clock, never the store's).
+    async fn first_use(&self, jti: &str, until: u64, now: u64) -> StoreResult<bool>;
+}
+
+/// Replays remembered in process memory: for one process (several instances need a shared
+/// store, such as the `redis` feature's `RedisStore`). Bounded: expired entries are purged
+/// when it grows.
+#[derive(Debug, Default)]
+pub struct MemoryReplays {
+    seen: std::sync::Mutex<std::collections::HashMap<String, u64>>,
+}
+
+impl MemoryReplays {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl ReplayStore for MemoryReplays {
+    async fn first_use(&self, jti: &str, until: u64, now: u64) -> StoreResult<bool> {
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.len() >= 10_000 {
+            seen.retain(|_, until| *until > now);
+        }
+        match seen.get(jti) {
+            Some(&remembered_until) if remembered_until > now => Ok(false),
+            _ => {
+                seen.insert(jti.to_owned(), until);
+                Ok(true)
+            }
+        }
+    }
 }
 
 /// Why a client assertion was refused.
@@ -217,9 +252,10 @@ impl ClientAssertions {
             .token_id()
             .ok_or_else(|| AssertionError::Invalid(ErrorKind::MissingClaim("jti".into())))?;
         let until = principal.expires_at().unwrap_or(0.0).ceil() as u64 + self.leeway.as_secs();
+        let now = crate::clock::unix_secs(&*self.clock);
         if !self
             .replay
-            .first_use(&format!("{client}\u{0}{jti}"), until)
+            .first_use(&format!("{client}\u{0}{jti}"), until, now)
             .await
             .map_err(|e| AssertionError::Unavailable(e.to_string()))?
         {

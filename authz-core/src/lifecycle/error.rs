@@ -26,8 +26,11 @@ pub enum LifecycleError {
     InvalidInput(String),
     /// The new password is too short or too long.
     Password(PasswordError),
-    /// A store failed.
+    /// A store could not answer (down, or not within the store timeout): nothing changed;
+    /// try again later (503 with `Retry-After`, never a refusal).
     Store(StoreError),
+    /// Too many password checks are waiting (a login storm): try again later (503).
+    Busy,
     /// Signing the access token failed.
     Signing,
 }
@@ -47,15 +50,44 @@ impl fmt::Display for LifecycleError {
             Self::Conflict => f.write_str("A user with this username or email already exists"),
             Self::InvalidInput(message) => f.write_str(message),
             Self::Password(error) => fmt::Display::fmt(error, f),
-            Self::Store(_) => f.write_str("The token store is unavailable"),
+            Self::Store(_) => f.write_str("The token store is unavailable; try again"),
+            Self::Busy => f.write_str("Too many logins at once; try again"),
             Self::Signing => f.write_str("The token could not be signed"),
         }
     }
 }
 
-impl std::error::Error for LifecycleError {}
+impl std::error::Error for LifecycleError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Store(error) => Some(error),
+            Self::Password(error) => Some(error),
+            _ => None,
+        }
+    }
+}
 
 impl LifecycleError {
+    /// Whether the failure is temporary (a store down or slow, a login storm): the answer is
+    /// 503 with [`retry_after`](Self::retry_after), and nothing changed.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Store(error) => error.is_unavailable(),
+            Self::Busy | Self::Signing => true,
+            _ => false,
+        }
+    }
+
+    /// Seconds a client should wait before trying again, when the error says so.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::Throttled { retry_after } => Some(*retry_after),
+            Self::Busy => Some(1),
+            _ if self.is_unavailable() => Some(2),
+            _ => None,
+        }
+    }
+
     /// A stable snake_case code for response bodies and logs.
     pub fn code(&self) -> &'static str {
         match self {
@@ -67,6 +99,7 @@ impl LifecycleError {
             Self::InvalidInput(_) => "invalid_input",
             Self::Password(_) => "invalid_password",
             Self::Store(_) => "store_unavailable",
+            Self::Busy => "busy",
             Self::Signing => "signing_failed",
         }
     }

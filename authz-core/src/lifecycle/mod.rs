@@ -52,13 +52,15 @@
 
 mod error;
 pub mod password;
+mod revocation;
 mod service;
 pub mod store;
 mod throttle;
 
 pub use error::LifecycleError;
+pub use revocation::RevocationOptions;
 pub use service::{
-    ACCESS_TOKEN_TYP, REFRESH_TOKEN_PREFIX, TokenPair, TokenService, TokenServiceBuilder,
-    looks_like_refresh_token,
+    ACCESS_TOKEN_TYP, DEFAULT_HASHING_WAIT, DEFAULT_STORE_TIMEOUT, REFRESH_TOKEN_PREFIX, TokenPair,
+    TokenService, TokenServiceBuilder, looks_like_refresh_token,
 };
 pub use throttle::{ThrottleRule, Throttling};

@@ -1,8 +1,9 @@
 //! [`TokenService`]: issues, renews and revokes tokens on the stores.
 
 use std::fmt;
+use std::future::Future;
 use std::net::IpAddr;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Weak};
 use std::time::Duration;
 
 use serde_json::json;
@@ -10,9 +11,10 @@ use sha2::{Digest as _, Sha256};
 
 use super::error::LifecycleError;
 use super::password::{MAX_PASSWORD_BYTES, PasswordError, Passwords, Verified};
+use super::revocation::{RevocationOptions, Revocations, bounded};
 use super::store::{
-    Family, MemoryStore, NewUser, RefreshRecord, RefreshStore, RevocationQuery, RevocationStore,
-    Rotation, ThrottleStore, User, UserStore,
+    Families, Family, Fanout, MemoryStore, NewUser, RefreshRecord, Revocation, RevocationQuery,
+    Revoke, Revoked, Rotate, Rotation, SessionStore, StoreResult, ThrottleStore, User, UserStore,
 };
 use super::throttle::{ThrottleKeys, Throttling};
 use crate::clock::{Clock, SystemClock, unix_secs};
@@ -24,6 +26,12 @@ pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 /// The prefix of refresh tokens.
 pub const REFRESH_TOKEN_PREFIX: &str = "rt.";
 const REFRESH_TOKEN_LEN: usize = 3 + 43;
+
+/// The default bound of every store call on the request path.
+pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The default longest wait for a password check when as many run as the machine has cores.
+pub const DEFAULT_HASHING_WAIT: Duration = Duration::from_secs(2);
 
 /// An access token and the refresh token that renews it.
 #[derive(Clone, PartialEq, Eq)]
@@ -44,7 +52,7 @@ impl fmt::Debug for TokenPair {
     }
 }
 
-/// Issues, renews and revokes tokens. Cheap to clone. See the [module docs](self).
+/// Issues, renews and revokes tokens. Cheap to clone. See the [module docs](super).
 #[derive(Clone)]
 pub struct TokenService {
     inner: Arc<Inner>,
@@ -55,18 +63,20 @@ struct Inner {
     verifier: Verifier,
     passwords: Passwords,
     users: Arc<dyn UserStore>,
-    refresh: Arc<dyn RefreshStore>,
-    revocations: Arc<dyn RevocationStore>,
+    sessions: Arc<dyn SessionStore>,
     throttle: Arc<dyn ThrottleStore>,
+    revocations: Revocations,
     access_ttl: Duration,
     refresh_idle: Duration,
     refresh_absolute: Duration,
     reuse_grace: Duration,
     throttling: Throttling,
+    store_timeout: Duration,
     clock: Arc<dyn Clock>,
-    /// Bounds concurrent password hashing (CPU and argon2's 19 MiB each): a flood of logins
-    /// queues instead of exhausting memory.
+    /// Bounds concurrent password hashing to the machine's cores (CPU, and argon2's 19 MiB
+    /// each): a flood of logins waits up to `hashing_wait`, then gets "busy" (503).
     hashing: Arc<tokio::sync::Semaphore>,
+    hashing_wait: Duration,
 }
 
 impl fmt::Debug for TokenService {
@@ -76,6 +86,7 @@ impl fmt::Debug for TokenService {
             .field("access_ttl", &self.inner.access_ttl)
             .field("refresh_idle", &self.inner.refresh_idle)
             .field("refresh_absolute", &self.inner.refresh_absolute)
+            .field("store_timeout", &self.inner.store_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -89,14 +100,18 @@ pub struct TokenServiceBuilder {
     audience: Option<String>,
     passwords: Option<Passwords>,
     users: Option<Arc<dyn UserStore>>,
-    refresh: Option<Arc<dyn RefreshStore>>,
-    revocations: Option<Arc<dyn RevocationStore>>,
+    sessions: Option<Arc<dyn SessionStore>>,
     throttle: Option<Arc<dyn ThrottleStore>>,
+    fanout: Option<Arc<dyn Fanout>>,
     access_ttl: Duration,
     refresh_idle: Duration,
     refresh_absolute: Duration,
     reuse_grace: Duration,
     throttling: Throttling,
+    store_timeout: Duration,
+    revocation_options: RevocationOptions,
+    hashing_permits: usize,
+    hashing_wait: Duration,
     clock: Arc<dyn Clock>,
 }
 
@@ -122,20 +137,25 @@ impl TokenServiceBuilder {
         self
     }
 
-    /// Access-token lifetime. Default 5 minutes.
+    /// Access-token lifetime.
+    ///
+    /// Defaults to 5 minutes.
     pub fn with_access_ttl(mut self, ttl: Duration) -> Self {
         self.access_ttl = ttl;
         self
     }
 
-    /// Refresh-token idle expiry: a refresh token not used within it dies. Default 1 day.
+    /// Refresh-token idle expiry: a refresh token not used within it dies.
+    ///
+    /// Defaults to 1 day.
     pub fn with_refresh_idle_ttl(mut self, ttl: Duration) -> Self {
         self.refresh_idle = ttl;
         self
     }
 
-    /// Refresh-family absolute expiry: no refresh after it, counted from login. Default 14
-    /// days.
+    /// Refresh-family absolute expiry: no refresh after it, counted from login.
+    ///
+    /// Defaults to 14 days.
     pub fn with_refresh_absolute_ttl(mut self, ttl: Duration) -> Self {
         self.refresh_absolute = ttl;
         self
@@ -143,60 +163,106 @@ impl TokenServiceBuilder {
 
     /// How recently a refresh token may have been used for a second presentation to count
     /// as a concurrent duplicate (two tabs refreshing at once: refused, family kept) rather
-    /// than a reuse (family revoked). Default 2 seconds; `Duration::ZERO` for strict.
+    /// than a reuse (family revoked). `Duration::ZERO` for strict.
+    ///
+    /// Defaults to 2 seconds.
     pub fn with_refresh_reuse_grace(mut self, grace: Duration) -> Self {
         self.reuse_grace = grace;
         self
     }
 
-    /// The password hasher. Default [`Passwords::new`] (argon2id, OWASP parameters).
+    /// The password hasher.
+    ///
+    /// Defaults to [`Passwords::new`] (argon2id, OWASP parameters).
     pub fn with_passwords(mut self, passwords: Passwords) -> Self {
         self.passwords = Some(passwords);
         self
     }
 
-    /// The user store. Default: a [`MemoryStore`].
+    /// The user store.
+    ///
+    /// Defaults to a [`MemoryStore`].
     pub fn with_user_store(mut self, store: Arc<dyn UserStore>) -> Self {
         self.users = Some(store);
         self
     }
 
-    /// The refresh-family store. Default: a [`MemoryStore`].
-    pub fn with_refresh_store(mut self, store: Arc<dyn RefreshStore>) -> Self {
-        self.refresh = Some(store);
+    /// The session store: refresh families and every revocation, durably (an `SqlStore`
+    /// for an app whose revocations must survive restarts).
+    ///
+    /// Defaults to a [`MemoryStore`]: sessions and revocations die with the process.
+    pub fn with_session_store(mut self, store: Arc<dyn SessionStore>) -> Self {
+        self.sessions = Some(store);
         self
     }
 
-    /// The revocation store. Default: a [`MemoryStore`].
-    pub fn with_revocation_store(mut self, store: Arc<dyn RevocationStore>) -> Self {
-        self.revocations = Some(store);
-        self
-    }
-
-    /// The throttling store. Default: a [`MemoryStore`].
+    /// The throttling store (Redis, for several instances).
+    ///
+    /// Defaults to a [`MemoryStore`].
     pub fn with_throttle_store(mut self, store: Arc<dyn ThrottleStore>) -> Self {
         self.throttle = Some(store);
         self
     }
 
-    /// One value for all four stores (a [`MemoryStore`] or an `SqlStore`).
+    /// One value for the user, session and throttle stores (a [`MemoryStore`] or an
+    /// `SqlStore`).
     pub fn with_store<S>(self, store: Arc<S>) -> Self
     where
-        S: UserStore + RefreshStore + RevocationStore + ThrottleStore,
+        S: UserStore + SessionStore + ThrottleStore,
     {
         self.with_user_store(store.clone())
-            .with_refresh_store(store.clone())
-            .with_revocation_store(store.clone())
+            .with_session_store(store.clone())
             .with_throttle_store(store)
     }
 
-    /// The throttling rules. Default [`Throttling::default`].
+    /// Tells the other instances about revocations as they happen (Redis pub/sub, with the
+    /// `redis` feature), so that they refuse a revoked token within milliseconds instead of
+    /// at their next poll.
+    ///
+    /// Defaults to none.
+    pub fn with_fanout(mut self, fanout: Arc<dyn Fanout>) -> Self {
+        self.fanout = Some(fanout);
+        self
+    }
+
+    /// The throttling rules.
+    ///
+    /// Defaults to [`Throttling::default`].
     pub fn with_throttling(mut self, throttling: Throttling) -> Self {
         self.throttling = throttling;
         self
     }
 
-    /// The clock for issuing, verifying and expiry. Default [`SystemClock`].
+    /// The bound of every store call (and of each wait for the revocation fan-out): past
+    /// it the call fails as unavailable (503), nothing changed.
+    ///
+    /// Defaults to [`DEFAULT_STORE_TIMEOUT`] (1 s).
+    pub fn with_store_timeout(mut self, timeout: Duration) -> Self {
+        self.store_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How the revocation mirror polls the durable store and how long it answers on its own.
+    ///
+    /// Defaults to [`RevocationOptions::default`] (1 s, 30 s).
+    pub fn with_revocation_options(mut self, options: RevocationOptions) -> Self {
+        self.revocation_options = options;
+        self
+    }
+
+    /// How many password checks run at once, and how long a login waits for its turn
+    /// before it gets "busy" (503).
+    ///
+    /// Defaults to the number of cores and [`DEFAULT_HASHING_WAIT`] (2 s).
+    pub fn with_hashing_limits(mut self, permits: usize, wait: Duration) -> Self {
+        self.hashing_permits = permits.max(1);
+        self.hashing_wait = wait;
+        self
+    }
+
+    /// The clock for issuing, verifying, expiry and every store that compares times.
+    ///
+    /// Defaults to [`SystemClock`].
     pub fn with_clock(mut self, clock: impl Clock + Clone) -> Self {
         self.clock = Arc::new(clock);
         self
@@ -248,24 +314,32 @@ impl TokenServiceBuilder {
             None => verifier = verifier.insecure_accept_any_audience(),
         }
         let memory = Arc::new(MemoryStore::new());
+        let sessions: Arc<dyn SessionStore> = self.sessions.unwrap_or_else(|| memory.clone());
+        let revocations = Revocations::new(
+            sessions.clone(),
+            self.fanout,
+            self.store_timeout,
+            self.revocation_options,
+            self.clock.clone(),
+        );
         Ok(TokenService {
             inner: Arc::new(Inner {
                 issuer,
                 verifier: verifier.build()?,
                 passwords: self.passwords.unwrap_or_default(),
                 users: self.users.unwrap_or_else(|| memory.clone()),
-                refresh: self.refresh.unwrap_or_else(|| memory.clone()),
-                revocations: self.revocations.unwrap_or_else(|| memory.clone()),
+                sessions,
                 throttle: self.throttle.unwrap_or(memory),
+                revocations,
                 access_ttl: self.access_ttl,
                 refresh_idle: self.refresh_idle,
                 refresh_absolute: self.refresh_absolute,
                 reuse_grace: self.reuse_grace,
                 throttling: self.throttling,
+                store_timeout: self.store_timeout,
                 clock: self.clock,
-                hashing: Arc::new(tokio::sync::Semaphore::new(
-                    std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
-                )),
+                hashing: Arc::new(tokio::sync::Semaphore::new(self.hashing_permits)),
+                hashing_wait: self.hashing_wait,
             }),
         })
     }
@@ -282,14 +356,18 @@ impl TokenService {
             audience: None,
             passwords: None,
             users: None,
-            refresh: None,
-            revocations: None,
+            sessions: None,
             throttle: None,
+            fanout: None,
             access_ttl: crate::issue::DEFAULT_TTL,
             refresh_idle: Duration::from_secs(24 * 3600),
             refresh_absolute: Duration::from_secs(14 * 24 * 3600),
             reuse_grace: Duration::from_secs(2),
             throttling: Throttling::default(),
+            store_timeout: DEFAULT_STORE_TIMEOUT,
+            revocation_options: RevocationOptions::default(),
+            hashing_permits: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            hashing_wait: DEFAULT_HASHING_WAIT,
             clock: Arc::new(SystemClock),
         }
     }
@@ -319,8 +397,36 @@ impl TokenService {
         &self.inner.users
     }
 
+    /// The store timeout.
+    pub fn store_timeout(&self) -> Duration {
+        self.inner.store_timeout
+    }
+
     fn now(&self) -> u64 {
         unix_secs(&*self.inner.clock)
+    }
+
+    /// A store call, bounded by the store timeout.
+    async fn store<T>(
+        &self,
+        call: impl Future<Output = StoreResult<T>>,
+    ) -> Result<T, LifecycleError> {
+        bounded(self.inner.store_timeout, call)
+            .await
+            .map_err(LifecycleError::from)
+    }
+
+    /// Loads the revocation mirror before serving, so that the first requests need no round
+    /// trip to the session store (they are answered correctly either way). Returns whether
+    /// the mirror is synced; `true` at once for an in-process store.
+    pub async fn load_revocations(&self) -> bool {
+        self.inner.revocations.load().await
+    }
+
+    /// Whether the revocation mirror answers checks on its own right now (loaded, and caught
+    /// up with the durable store recently).
+    pub fn is_revocation_mirror_synced(&self) -> bool {
+        self.inner.revocations.is_mirror_synced()
     }
 
     /// How long a session revocation must be kept: once its family is revoked, no new access
@@ -329,6 +435,29 @@ impl TokenService {
     fn session_revoked_until(&self, now: u64) -> u64 {
         now.saturating_add(self.inner.access_ttl.as_secs())
             .saturating_add(60)
+    }
+
+    /// A password check (or hash) on a blocking thread, once one of the permits is free
+    /// (within the hashing wait; "busy" otherwise).
+    async fn hashing<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, LifecycleError> {
+        let permit = tokio::time::timeout(
+            self.inner.hashing_wait,
+            self.inner.hashing.clone().acquire_owned(),
+        )
+        .await
+        .map_err(|_| LifecycleError::Busy)?
+        .map_err(|_| LifecycleError::Busy)?;
+        let result = tokio::task::spawn_blocking(move || {
+            let result = work();
+            drop(permit);
+            result
+        })
+        .await
+        .map_err(|_| LifecycleError::Password(PasswordError::Hashing))?;
+        Ok(result)
     }
 
     /// Creates a user with an argon2id hash of `password` (hashed on a blocking thread).
@@ -340,7 +469,7 @@ impl TokenService {
     ///
     /// [`LifecycleError::InvalidInput`], [`LifecycleError::Password`],
     /// [`LifecycleError::Conflict`] (even under concurrent registration of one name: one
-    /// wins), [`LifecycleError::Store`].
+    /// wins), [`LifecycleError::Store`], [`LifecycleError::Busy`].
     pub async fn register(
         &self,
         username: &str,
@@ -361,10 +490,9 @@ impl TokenService {
         }
         let passwords = self.inner.passwords.clone();
         let password = Secret(password.to_owned());
-        let _permit = self.inner.hashing.acquire().await;
-        let hash = tokio::task::spawn_blocking(move || passwords.hash(&password.0))
-            .await
-            .map_err(|_| LifecycleError::Password(PasswordError::Hashing))?
+        let hash = self
+            .hashing(move || passwords.hash(&password.0))
+            .await?
             .map_err(LifecycleError::Password)?;
         let user = NewUser {
             username: username.to_owned(),
@@ -373,7 +501,8 @@ impl TokenService {
             roles: roles.iter().map(|&role| role.to_owned()).collect(),
             scopes: Vec::new(),
         };
-        Ok(self.inner.users.create_user(user, self.now()).await?)
+        self.store(self.inner.users.create_user(user, self.now()))
+            .await
     }
 
     /// Checks a username (or email) and password and returns a new token pair.
@@ -383,7 +512,8 @@ impl TokenService {
     ///
     /// [`LifecycleError::Throttled`] when a throttling rule says wait (checked before the
     /// password); [`LifecycleError::InvalidCredentials`] for an unknown user or a wrong
-    /// password, at the same cost; [`LifecycleError::Store`], [`LifecycleError::Signing`].
+    /// password, at the same cost; [`LifecycleError::Store`], [`LifecycleError::Busy`],
+    /// [`LifecycleError::Signing`].
     pub async fn login(
         &self,
         login: &str,
@@ -397,16 +527,13 @@ impl TokenService {
         let keys = ThrottleKeys::new(login, client);
         self.check_throttle(&keys, now).await?;
 
-        let user = self.inner.users.user_by_login(login).await?;
+        let user = self.store(self.inner.users.user_by_login(login)).await?;
         let passwords = self.inner.passwords.clone();
         let stored = user.as_ref().map(|user| user.password_hash.clone());
         let password = Secret(password.to_owned());
-        let permit = self.inner.hashing.acquire().await;
-        let verified =
-            tokio::task::spawn_blocking(move || passwords.verify(&password.0, stored.as_deref()))
-                .await
-                .unwrap_or(Verified::Invalid);
-        drop(permit);
+        let verified = self
+            .hashing(move || passwords.verify(&password.0, stored.as_deref()))
+            .await?;
         let (user, rehash) = match (user, verified) {
             (Some(user), Verified::Valid { rehash }) => (user, rehash),
             _ => {
@@ -415,10 +542,11 @@ impl TokenService {
             }
         };
         let throttle = &self.inner.throttle;
-        throttle.clear(&keys.account_and_client).await?;
-        throttle.clear(&keys.account).await?;
+        self.store(throttle.clear(&keys.account_and_client)).await?;
+        self.store(throttle.clear(&keys.account)).await?;
         if let Some(hash) = rehash {
-            self.inner.users.set_password_hash(user.id, &hash).await?;
+            self.store(self.inner.users.set_password_hash(user.id, &hash))
+                .await?;
         }
         self.start_session(&user, now).await
     }
@@ -445,7 +573,8 @@ impl TokenService {
                 .saturating_add(self.inner.refresh_idle.as_secs())
                 .min(family.expires_at),
         };
-        self.inner.refresh.start_family(&family, &record).await?;
+        self.store(self.inner.sessions.start_family(&family, &record))
+            .await?;
         let access_token = self.access_token(user, &family.id)?;
         Ok(TokenPair {
             access_token,
@@ -473,7 +602,7 @@ impl TokenService {
     }
 
     /// Exchanges a refresh token for a new pair, retiring it. Presenting a retired token
-    /// revokes its whole family (refresh tokens and access tokens alike).
+    /// revokes its whole family (refresh tokens and access tokens alike, in one transaction).
     ///
     /// # Errors
     ///
@@ -485,37 +614,26 @@ impl TokenService {
         }
         let now = self.now();
         let next = new_refresh_token()?;
-        let rotation = self
-            .inner
-            .refresh
-            .rotate(
-                &hash_token(refresh_token),
-                &hash_token(&next),
-                self.inner.refresh_idle.as_secs(),
-                self.inner.reuse_grace.as_secs(),
-                now,
-            )
-            .await?;
+        let (presented, next_hash) = (hash_token(refresh_token), hash_token(&next));
+        let request = Rotate::new(&presented, &next_hash, now)
+            .with_idle_ttl(self.inner.refresh_idle.as_secs())
+            .with_reuse_grace(self.inner.reuse_grace.as_secs())
+            .with_session_until(self.session_revoked_until(now));
+        let rotation = self.store(self.inner.sessions.rotate(&request)).await?;
         let family = match rotation {
             Rotation::Rotated { family } => family,
-            Rotation::Reused { family } => {
-                self.inner
-                    .revocations
-                    .revoke_session(&family.id, self.session_revoked_until(now))
-                    .await?;
+            Rotation::Reused { revoked, .. } => {
+                self.inner.revocations.written(&revoked).await;
                 return Err(LifecycleError::RefreshTokenReused);
             }
             _ => return Err(LifecycleError::InvalidRefreshToken),
         };
         let user = match family.subject.parse::<i64>() {
-            Ok(id) => self.inner.users.user_by_id(id).await?,
+            Ok(id) => self.store(self.inner.users.user_by_id(id)).await?,
             Err(_) => None,
         };
         let Some(user) = user else {
-            self.inner.refresh.revoke_family(&family.id, now).await?;
-            self.inner
-                .revocations
-                .revoke_session(&family.id, self.session_revoked_until(now))
+            self.revoke_durably(Revoke::new(Families::Id(&family.id), now))
                 .await?;
             return Err(LifecycleError::InvalidRefreshToken);
         };
@@ -526,86 +644,98 @@ impl TokenService {
         })
     }
 
+    /// One durable revocation: the families and revocations of `request`, in one store
+    /// transaction; then applied here and told to the other instances.
+    async fn revoke_durably(&self, request: Revoke<'_>) -> Result<Vec<Family>, LifecycleError> {
+        let until = self.session_revoked_until(request.now);
+        let request = request.with_session_until(until);
+        let outcome = self.store(self.inner.sessions.revoke(&request)).await?;
+        self.inner.revocations.written(&outcome.revocations).await;
+        Ok(outcome.families)
+    }
+
+    /// The revocation of one access token by `jti`, until it expires.
+    fn token_revocation(principal: &Principal) -> Option<Revocation> {
+        let (jti, exp) = (principal.token_id()?, principal.expires_at()?);
+        Some(Revocation::new(
+            Revoked::Token { id: jti.to_owned() },
+            exp.ceil() as u64 + 60,
+        ))
+    }
+
     /// RFC 7009 revocation: a refresh token revokes its family (and the family's access
     /// tokens); an access token of this service is revoked by `jti` until it expires. Unknown
     /// or invalid tokens are ignored, as §2.2 asks.
     ///
     /// # Errors
     ///
-    /// [`LifecycleError::Store`] only.
+    /// [`LifecycleError::Store`] only: then nothing changed, and retrying is safe.
     pub async fn revoke(&self, token: &str) -> Result<(), LifecycleError> {
         let now = self.now();
         if looks_like_refresh_token(token) {
-            if let Some(family) = self
-                .inner
-                .refresh
-                .revoke_by_token(&hash_token(token), now)
-                .await?
-            {
-                self.inner
-                    .revocations
-                    .revoke_session(&family.id, self.session_revoked_until(now))
-                    .await?;
-            }
+            let hash = hash_token(token);
+            self.revoke_durably(Revoke::new(Families::OfToken(&hash), now))
+                .await?;
             return Ok(());
         }
-        match self.inner.verifier.verify(token) {
-            Ok(principal) => self.revoke_access_token(&principal).await,
-            Err(_) => Ok(()),
-        }
-    }
-
-    async fn revoke_access_token(&self, principal: &Principal) -> Result<(), LifecycleError> {
-        if let (Some(jti), Some(exp)) = (principal.token_id(), principal.expires_at()) {
-            self.inner
-                .revocations
-                .revoke_token(jti, exp.ceil() as u64 + 60)
+        let Ok(principal) = self.inner.verifier.verify(token) else {
+            return Ok(());
+        };
+        if let Some(revocation) = Self::token_revocation(&principal) {
+            self.revoke_durably(Revoke::new(Families::None, now).also(revocation))
                 .await?;
         }
         Ok(())
     }
 
-    /// Logout: the access token (by `jti`) and its refresh family (by `sid`) stop working.
+    /// Logout: the access token (by `jti`) and its refresh family (by `sid`, with every
+    /// access token of the family) stop working — in one store transaction.
     ///
     /// # Errors
     ///
-    /// [`LifecycleError::Store`].
+    /// [`LifecycleError::Store`]: then nothing changed, and retrying is safe. `Ok` means the
+    /// logout is durable.
     pub async fn logout(&self, principal: &Principal) -> Result<(), LifecycleError> {
-        self.revoke_access_token(principal).await?;
-        if let Some(sid) = session_id(principal) {
-            let now = self.now();
-            self.inner.refresh.revoke_family(&sid, now).await?;
-            self.inner
-                .revocations
-                .revoke_session(&sid, self.session_revoked_until(now))
-                .await?;
+        let now = self.now();
+        let sid = session_id(principal);
+        let families = sid.as_deref().map_or(Families::None, Families::Id);
+        let mut request = Revoke::new(families, now);
+        if let Some(revocation) = Self::token_revocation(principal) {
+            request = request.also(revocation);
         }
+        if let Some(sid) = &sid {
+            // Even when the family was revoked before (or is not ours to find), its access
+            // tokens must stop: the session revocation is written either way.
+            request = request.also(Revocation::new(
+                Revoked::Session { id: sid.clone() },
+                self.session_revoked_until(now),
+            ));
+        }
+        self.revoke_durably(request).await?;
         Ok(())
     }
 
     /// Logout everywhere: every refresh family of `subject` is revoked, and every access
-    /// token issued to it until now stops working.
+    /// token issued to it until now stops working — in one store transaction.
     ///
     /// # Errors
     ///
-    /// [`LifecycleError::Store`].
+    /// [`LifecycleError::Store`]: then nothing changed, and retrying is safe.
     pub async fn logout_all(&self, subject: &str) -> Result<(), LifecycleError> {
         let now = self.now();
-        let families = self.inner.refresh.revoke_subject(subject, now).await?;
-        for family in &families {
-            self.inner
-                .revocations
-                .revoke_session(&family.id, self.session_revoked_until(now))
-                .await?;
-        }
         // Tokens issued in the same second as the mark but after it are new logins, with
-        // new families: the mark refuses `iat < now`, the sessions above cover the rest.
+        // new families: the mark refuses `iat < now`, the sessions cover the rest.
         let until = now
             .saturating_add(self.inner.access_ttl.as_secs())
             .saturating_add(120);
-        self.inner
-            .revocations
-            .revoke_subject_before(subject, now.saturating_sub(1), until)
+        let mark = Revocation::new(
+            Revoked::Subject {
+                id: subject.to_owned(),
+                mark: now.saturating_sub(1),
+            },
+            until,
+        );
+        self.revoke_durably(Revoke::new(Families::OfSubject(subject), now).also(mark))
             .await?;
         Ok(())
     }
@@ -615,7 +745,8 @@ impl TokenService {
     ///
     /// # Errors
     ///
-    /// [`LifecycleError::Store`]: the caller should refuse the token (fail closed).
+    /// [`LifecycleError::Store`] when neither the mirror nor the session store can answer
+    /// (the request path answers 503: neither "revoked" nor "not revoked").
     pub async fn is_revoked(&self, principal: &Principal) -> Result<bool, LifecycleError> {
         let sid = session_id(principal);
         let query = RevocationQuery {
@@ -624,14 +755,63 @@ impl TokenService {
             session_id: sid.as_deref(),
             issued_at: principal.issued_at().map(|iat| iat.floor() as u64),
         };
-        Ok(self.inner.revocations.is_revoked(query, self.now()).await?)
+        Ok(self.inner.revocations.check(query).await?)
+    }
+
+    /// Deletes what no longer matters: expired revocations, families and their refresh
+    /// tokens, used refresh tokens past their expiry, throttle counters older than the
+    /// throttling window. Returns the number of rows deleted.
+    ///
+    /// # Errors
+    ///
+    /// [`LifecycleError::Store`].
+    pub async fn purge_expired(&self) -> Result<u64, LifecycleError> {
+        let now = self.now();
+        let sessions = self.store(self.inner.sessions.purge_expired(now)).await?;
+        let window = self.inner.throttling.window.as_secs();
+        let throttle = self
+            .store(
+                self.inner
+                    .throttle
+                    .purge_expired(now.saturating_sub(window)),
+            )
+            .await?;
+        Ok(sessions.rows + throttle.rows)
+    }
+
+    /// Runs [`purge_expired`](Self::purge_expired) every `every`, in the background, until
+    /// the service is dropped (one call at start; the examples do). Failures are logged and
+    /// retried at the next round.
+    pub fn spawn_housekeeping(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let service: Weak<Inner> = Arc::downgrade(&self.inner);
+        let every = every.max(Duration::from_secs(1));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(inner) = service.upgrade() else {
+                    return;
+                };
+                let service = TokenService { inner };
+                match service.purge_expired().await {
+                    Ok(rows) => {
+                        tracing::debug!(target: "authz_core::store", rows, "purged expired rows");
+                    }
+                    Err(error) => {
+                        tracing::warn!(target: "authz_core::store", %error, "purge failed; retrying at the next round");
+                    }
+                }
+            }
+        })
     }
 
     async fn check_throttle(&self, keys: &ThrottleKeys, now: u64) -> Result<(), LifecycleError> {
         let window = self.inner.throttling.window.as_secs();
         let mut wait = 0;
         for (key, rule) in keys.with_rules(&self.inner.throttling) {
-            if let Some(failures) = self.inner.throttle.failures(key, window, now).await? {
+            if let Some(failures) = self
+                .store(self.inner.throttle.failures(key, window, now))
+                .await?
+            {
                 wait = wait.max(rule.retry_after(failures.count, failures.last, now));
             }
         }
@@ -644,7 +824,8 @@ impl TokenService {
     async fn record_failure(&self, keys: &ThrottleKeys, now: u64) -> Result<(), LifecycleError> {
         let window = self.inner.throttling.window.as_secs();
         for (key, _) in keys.with_rules(&self.inner.throttling) {
-            self.inner.throttle.record_failure(key, window, now).await?;
+            self.store(self.inner.throttle.record_failure(key, window, now))
+                .await?;
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! bench-server --port 18100 --mode plain|hs256|rs256|es256|eddsa --tokens DIR [--cache] [--remote]
-//!              [--revocation memory|sqlite|redis|redis-mirror]
+//!              [--revocation memory|sqlite|postgres]
 //! ```
 //!
 //! `--remote` trusts the keys through a `RemoteKeySet` instead of a static set: a JWKS
@@ -18,10 +18,10 @@
 //! `--usage-redis`: counting, flushed to Redis once a second; `--quota-redis`: the same plus
 //! a quota spent in Redis on every request.
 //!
-//! `--revocation` asks a revocation store about every verified token (as `TokenService` does):
-//! the store holds 10 000 revoked `jti`s, none of them the benchmark token's. `redis` reads
-//! `AUTHZ_TEST_REDIS_URL` (default `redis://127.0.0.1:6379/`); `redis-mirror` checks a local copy
-//! kept in step through Redis pub/sub (`RedisStore::connect_mirrored`).
+//! `--revocation` checks every verified token with a `TokenService` whose session store holds
+//! 10 000 revoked `jti`s, none of them the benchmark token's: `memory` asks the memory store,
+//! `sqlite` and `postgres` (`AUTHZ_TEST_POSTGRES_URL`) the instance's mirror of the durable
+//! store.
 //!
 //! In a guarded mode it generates a key and writes the tokens it will see into DIR: `valid`,
 //! `badsig`, `expired`, `norole`. In plain mode it writes HS256 tokens of the same shape, which
@@ -32,12 +32,13 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use authz_axum::jwks::HttpFetcher;
+use authz_axum::lifecycle::TokenService;
 use authz_axum::lifecycle::store::{
-    MemoryStore, RedisStore, RevocationQuery, RevocationStore, SqlStore,
+    Families, MemoryStore, RedisStore, Revocation, Revoke, Revoked, SessionStore, SqlStore,
 };
 use authz_axum::remote::{RemoteKeySet, RemoteOptions};
 use authz_axum::usage::{FailMode, Quota, Quotas, UsageLayer, UsageMeter};
-use authz_axum::{Algorithm, AuthLayer, KeySet, Principal, Verifier};
+use authz_axum::{Algorithm, AuthLayer, KeySet, Verifier};
 use authz_bench::{
     configure, guarded_router, keys_and_tokens, plain_forbidden_router, plain_router,
 };
@@ -81,19 +82,8 @@ fn main() -> Result<(), String> {
             let layer = match arg(&args, "--revocation") {
                 None => layer,
                 Some(kind) => {
-                    let store = runtime.block_on(revocation_store(&kind))?;
-                    layer.with_revocation(move |principal: Principal| {
-                        let store = store.clone();
-                        async move {
-                            let query = RevocationQuery {
-                                subject: principal.subject(),
-                                token_id: principal.token_id(),
-                                session_id: None,
-                                issued_at: principal.issued_at().map(|iat| iat as u64),
-                            };
-                            store.is_revoked(query, now()).await.unwrap_or(true)
-                        }
-                    })
+                    let service = runtime.block_on(revocation_service(&kind))?;
+                    layer.with_revocation(service)
                 }
             };
             let router = guarded_router();
@@ -181,9 +171,10 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// A revocation store holding 10 000 revoked ids.
-async fn revocation_store(kind: &str) -> Result<Arc<dyn RevocationStore>, String> {
-    let store: Arc<dyn RevocationStore> = match kind {
+/// A token service over a session store holding 10 000 revoked ids, its revocation mirror
+/// loaded (`memory`: the store itself; `sqlite`, `postgres`: the mirror of the durable store).
+async fn revocation_service(kind: &str) -> Result<TokenService, String> {
+    let store: Arc<dyn SessionStore> = match kind {
         "memory" => Arc::new(MemoryStore::new()),
         "sqlite" => {
             let path = std::env::temp_dir().join(format!("bench-rev-{}.db", std::process::id()));
@@ -193,28 +184,32 @@ async fn revocation_store(kind: &str) -> Result<Arc<dyn RevocationStore>, String
                     .map_err(|e| e.to_string())?,
             )
         }
-        "redis" | "redis-mirror" => {
-            let url = std::env::var("AUTHZ_TEST_REDIS_URL")
-                .unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
-            let prefix = format!("bench{}:", std::process::id());
-            Arc::new(
-                if kind == "redis" {
-                    RedisStore::connect(&url, &prefix).await
-                } else {
-                    RedisStore::connect_mirrored(&url, &prefix).await
-                }
-                .map_err(|e| e.to_string())?,
-            )
+        "postgres" => {
+            let url = std::env::var("AUTHZ_TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+            Arc::new(SqlStore::connect(&url).await.map_err(|e| e.to_string())?)
         }
         other => return Err(format!("unknown revocation store {other}")),
     };
-    for i in 0..10_000 {
-        store
-            .revoke_token(&format!("revoked-{i}"), now() + 3600)
-            .await
-            .map_err(|e| e.to_string())?;
+    for batch in 0..10 {
+        let mut request = Revoke::new(Families::None, now());
+        for i in 0..1_000 {
+            request = request.also(Revocation::new(
+                Revoked::Token {
+                    id: format!("revoked-{}-{batch}-{i}", std::process::id()),
+                },
+                now() + 3600,
+            ));
+        }
+        store.revoke(&request).await.map_err(|e| e.to_string())?;
     }
-    Ok(store)
+    let signing = authz_axum::SigningKey::generate(Algorithm::ES256).map_err(|e| e.to_string())?;
+    let service = TokenService::builder(signing)
+        .with_session_store(store)
+        .build()
+        .map_err(|e| e.to_string())?;
+    service.load_revocations().await;
+    Ok(service)
 }
 
 /// Serves `keys` as a slow JWKS (500 ms, max-age=1) on a free port and returns a

@@ -175,10 +175,9 @@ async fn store(args: &[String]) -> Result<(), String> {
                     .map_err(|e| e.to_string())?,
             );
             builder
-                .with_user_store(sql.clone())
-                .with_refresh_store(sql)
-                .with_revocation_store(redis.clone())
-                .with_throttle_store(redis)
+                .with_store(sql)
+                .with_throttle_store(redis.clone())
+                .with_fanout(redis)
         }
         other => return Err(format!("unknown backend {other}")),
     }

@@ -138,16 +138,22 @@ pub async fn issuer(config: &Config) -> Result<(Router, Issuer), String> {
         access_ttl: tokens.access_ttl(),
         generation: Arc::default(),
     };
-    let app = Router::new()
+    // Routes that need no token (login, refresh, the JWKS) outside the AuthLayer, so that a
+    // stale token sent along never breaks them.
+    let routes = TokenRoutes::new(tokens.clone());
+    let guarded = Router::new()
         .route("/admin/rotate", post(rotate))
         .with_state(state.clone())
-        .merge(TokenRoutes::new(tokens.clone()).router())
+        .merge(routes.clone().logout_routes())
+        .layer(AuthLayer::new(tokens.verifier().clone()).with_revocation(tokens));
+    let app = routes
+        .public_routes()
         .merge(
             JwksRoutes::from_ring(ring)
                 .with_max_age(config.jwks_max_age)
                 .router(),
         )
-        .layer(AuthLayer::new(tokens.verifier().clone()).with_revocation(tokens));
+        .merge(guarded);
     Ok((app, state))
 }
 

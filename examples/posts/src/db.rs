@@ -78,6 +78,17 @@ fn post_of(row: &AnyRow) -> Result<Post, sqlx::Error> {
 
 const COLUMNS: &str = "id, title, content, published, owner_id, created_at";
 
+/// The longest a query of the request path may take: a database that does not answer in time
+/// fails the request (503) instead of hanging it.
+pub const QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Runs `query` within [`QUERY_TIMEOUT`] (a timeout is reported as the pool's).
+async fn bounded<T>(query: impl Future<Output = Result<T, sqlx::Error>>) -> Result<T, sqlx::Error> {
+    tokio::time::timeout(QUERY_TIMEOUT, query)
+        .await
+        .unwrap_or(Err(sqlx::Error::PoolTimedOut))
+}
+
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -154,10 +165,13 @@ impl Posts {
     ///
     /// Database errors.
     pub async fn list(&self) -> Result<Vec<Post>, sqlx::Error> {
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM posts ORDER BY id DESC"))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(post_of).collect()
+        bounded(async {
+            let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM posts ORDER BY id DESC"))
+                .fetch_all(&self.pool)
+                .await?;
+            rows.iter().map(post_of).collect()
+        })
+        .await
     }
 
     /// One post.
@@ -166,11 +180,14 @@ impl Posts {
     ///
     /// Database errors.
     pub async fn get(&self, id: i64) -> Result<Option<Post>, sqlx::Error> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM posts WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(post_of).transpose()
+        bounded(async {
+            let row = sqlx::query(&format!("SELECT {COLUMNS} FROM posts WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+            row.as_ref().map(post_of).transpose()
+        })
+        .await
     }
 
     /// Stores a new post by `owner_id`.
@@ -179,18 +196,21 @@ impl Posts {
     ///
     /// Database errors.
     pub async fn create(&self, owner_id: i64, post: &PostIn) -> Result<Post, sqlx::Error> {
-        let row = sqlx::query(&format!(
-            "INSERT INTO posts (title, content, published, owner_id, created_at)
-             VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"
-        ))
-        .bind(post.title.trim())
-        .bind(&post.content)
-        .bind(i64::from(post.published))
-        .bind(owner_id)
-        .bind(now())
-        .fetch_one(&self.pool)
-        .await?;
-        post_of(&row)
+        bounded(async {
+            let row = sqlx::query(&format!(
+                "INSERT INTO posts (title, content, published, owner_id, created_at)
+                 VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"
+            ))
+            .bind(post.title.trim())
+            .bind(&post.content)
+            .bind(i64::from(post.published))
+            .bind(owner_id)
+            .bind(now())
+            .fetch_one(&self.pool)
+            .await?;
+            post_of(&row)
+        })
+        .await
     }
 
     /// Replaces a post's fields; `None` if it is gone.
@@ -199,17 +219,20 @@ impl Posts {
     ///
     /// Database errors.
     pub async fn update(&self, id: i64, post: &PostIn) -> Result<Option<Post>, sqlx::Error> {
-        let row = sqlx::query(&format!(
-            "UPDATE posts SET title = $1, content = $2, published = $3 WHERE id = $4
-             RETURNING {COLUMNS}"
-        ))
-        .bind(post.title.trim())
-        .bind(&post.content)
-        .bind(i64::from(post.published))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(post_of).transpose()
+        bounded(async {
+            let row = sqlx::query(&format!(
+                "UPDATE posts SET title = $1, content = $2, published = $3 WHERE id = $4
+                 RETURNING {COLUMNS}"
+            ))
+            .bind(post.title.trim())
+            .bind(&post.content)
+            .bind(i64::from(post.published))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+            row.as_ref().map(post_of).transpose()
+        })
+        .await
     }
 
     /// Deletes a post; `false` if it was not there.
@@ -218,10 +241,13 @@ impl Posts {
     ///
     /// Database errors.
     pub async fn delete(&self, id: i64) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("DELETE FROM posts WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        bounded(async {
+            let done = sqlx::query("DELETE FROM posts WHERE id = $1")
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+            Ok(done.rows_affected() > 0)
+        })
+        .await
     }
 }

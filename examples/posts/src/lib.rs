@@ -87,9 +87,15 @@ pub struct AppState {
     pub admins: Arc<[String]>,
     /// Request counters per caller (`GET /usage`).
     pub meter: Arc<UsageMeter>,
+    /// With `REDIS_URL`: the counters of every instance, shared.
+    pub redis: Option<Arc<RedisStore>>,
 }
 
 /// Connects the stores, makes the tables, and builds the router.
+///
+/// Routes that never need a token (registration, login, the token endpoint) are mounted
+/// outside the AuthLayer, so that a client still sending its expired or revoked access token
+/// can log in again; everything else is under it.
 ///
 /// # Errors
 ///
@@ -98,7 +104,7 @@ pub async fn app(config: &Config) -> Result<Router, String> {
     let store = Arc::new(
         SqlStore::connect(&config.database_url)
             .await
-            .map_err(|e| e.to_string())?,
+            .map_err(|e| format!("cannot open the database: {e}"))?,
     );
     let posts = db::Posts::new(store.pool().clone(), store.is_postgres())
         .await
@@ -113,34 +119,45 @@ pub async fn app(config: &Config) -> Result<Router, String> {
     let key = SigningKey::from_secret(Algorithm::HS256, &secret)
         .map_err(|e| format!("AUTHZ_SECRET: {e}"))?;
 
+    // Users, sessions and every revocation in SQL (the durable truth); with Redis, login
+    // throttling shared by every instance, and revocations told to the others at once.
     let mut builder = TokenService::builder(key)
         .with_issuer("posts")
         .with_audience("posts")
-        .with_user_store(store.clone())
-        .with_refresh_store(store.clone());
-    builder = match &config.redis_url {
-        Some(url) => {
-            let redis = Arc::new(
-                RedisStore::connect_mirrored(url, "posts:")
-                    .await
-                    .map_err(|e| e.to_string())?,
-            );
-            builder
-                .with_revocation_store(redis.clone())
-                .with_throttle_store(redis)
-        }
-        None => builder
-            .with_revocation_store(store.clone())
-            .with_throttle_store(store.clone()),
+        .with_store(store.clone());
+    let redis = match &config.redis_url {
+        Some(url) => Some(Arc::new(
+            RedisStore::connect(url, "posts:")
+                .await
+                .map_err(|e| format!("cannot reach Redis: {e}"))?,
+        )),
+        None => None,
     };
+    if let Some(redis) = &redis {
+        builder = builder
+            .with_throttle_store(redis.clone())
+            .with_fanout(redis.clone());
+    }
     let tokens = builder.build().map_err(|e| e.to_string())?;
+    if !tokens.load_revocations().await {
+        tracing::warn!(target: "posts", "revocations not loaded yet; checks ask the database until they are");
+    }
+    tokens.spawn_housekeeping(std::time::Duration::from_secs(3600));
 
-    let meter = Arc::new(UsageMeter::new());
+    let meter = match &redis {
+        Some(redis) => {
+            let meter = Arc::new(UsageMeter::new().exporting());
+            redis.spawn_usage_flush(&meter, std::time::Duration::from_secs(1));
+            meter
+        }
+        None => Arc::new(UsageMeter::new()),
+    };
     let state = AppState {
         tokens: tokens.clone(),
         posts,
         admins: config.admins.clone().into(),
         meter: meter.clone(),
+        redis,
     };
     // Per caller: bursts of 100 then 20/s for users, 60 then 10/s per anonymous address.
     let quotas = Quotas::new()
@@ -150,17 +167,26 @@ pub async fn app(config: &Config) -> Result<Router, String> {
         .await
         .map_err(|e| e.to_string())?;
 
-    Ok(Router::new()
-        .merge(routes::users::routes())
+    // One metering layer (one set of quota buckets) on both halves.
+    let usage = UsageLayer::new(meter).with_quotas(quotas);
+    let token_routes = TokenRoutes::new(tokens.clone());
+    let public = Router::new()
+        .merge(routes::users::public_routes())
         .merge(routes::auth::routes())
+        .with_state(state.clone())
+        .merge(token_routes.clone().public_routes())
+        .layer(usage.clone());
+    let guarded = Router::new()
+        .merge(routes::users::routes())
         .merge(routes::posts::routes())
         .merge(routes::usage::routes())
         .with_state(state)
-        .merge(TokenRoutes::new(tokens.clone()).router())
-        .layer(UsageLayer::new(meter).with_quotas(quotas))
+        .merge(token_routes.logout_routes())
+        .layer(usage)
         .layer(
             AuthLayer::new(tokens.verifier().clone())
                 .with_realm("posts")
                 .with_revocation(tokens),
-        ))
+        );
+    Ok(public.merge(guarded))
 }

@@ -207,17 +207,33 @@ async fn posts_crud_with_ownership() {
         api.login("root").await,
     );
 
-    // GET /users/{id}: public, no password.
+    // GET /users/{id}: a token is needed; never a password; the email only for the account's
+    // owner and admins.
+    let alice_path = format!("/users/{}", alice["id"]);
+    let (status, body) = api.send("GET", &alice_path, None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "missing_token");
     let (status, user) = api
-        .send("GET", &format!("/users/{}", alice["id"]), None, None)
+        .send("GET", &alice_path, Some(token(&alice_t)), None)
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         user.as_object().unwrap().keys().collect::<Vec<_>>(),
         ["created_at", "email", "id", "username"]
     );
+    let (_, seen_by_bob) = api
+        .send("GET", &alice_path, Some(token(&bob_t)), None)
+        .await;
+    assert_eq!(seen_by_bob["username"], "alice");
+    assert_eq!(seen_by_bob["email"], Value::Null, "not bob's to see");
+    let (_, seen_by_admin) = api
+        .send("GET", &alice_path, Some(token(&root_t)), None)
+        .await;
+    assert_eq!(seen_by_admin["email"], user["email"]);
     assert_eq!(
-        api.send("GET", "/users/999999", None, None).await.0,
+        api.send("GET", "/users/999999", Some(token(&bob_t)), None)
+            .await
+            .0,
         StatusCode::NOT_FOUND
     );
 
@@ -354,15 +370,18 @@ async fn posts_crud_with_ownership() {
     let (status, usage) = api.send("GET", "/usage", Some(token(&root_t)), None).await;
     assert_eq!(status, StatusCode::OK);
     let users = usage["users"].as_array().unwrap();
-    let requests_of = |id: &Value| {
+    // The report names each user by subject id and username.
+    let requests_of = |name: &str| {
         users
             .iter()
-            .find(|u| u["subject"].as_str().and_then(|s| s.parse::<i64>().ok()) == id.as_i64())
-            .map(|u| u["requests"].as_u64().unwrap())
+            .find(|u| u["username"] == name)
+            .map(|u| (u["subject"].clone(), u["requests"].as_u64().unwrap()))
     };
-    let bob_id = api.send("GET", "/users/2", None, None).await.1["id"].clone();
-    assert!(requests_of(&alice["id"]).unwrap() >= 10);
-    assert_eq!(requests_of(&bob_id), Some(4), "{usage}");
+    let (alice_subject, alice_requests) = requests_of("alice").unwrap();
+    assert_eq!(alice_subject, alice["id"].to_string().as_str());
+    assert!(alice_requests >= 10);
+    // GET alice's profile, GET /users/999999, GET /posts/{id}, GET /posts, PUT and DELETE (403).
+    assert_eq!(requests_of("bob").map(|(_, n)| n), Some(6), "{usage}");
     assert_eq!(
         api.send("GET", "/usage", Some(token(&alice_t)), None)
             .await
@@ -373,7 +392,7 @@ async fn posts_crud_with_ownership() {
         .send("GET", "/usage/me", Some(token(&bob_t)), None)
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(mine["requests"], 4, "{mine}"); // GET /posts/{id}, GET /posts, PUT and DELETE (403)
+    assert_eq!(mine["requests"], 6, "{mine}");
     let routes: Vec<&str> = mine["by_route"]
         .as_array()
         .unwrap()

@@ -14,9 +14,8 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use authz_axum::assertion::{AssertionError, ClientAssertions};
+use authz_axum::assertion::{AssertionError, ClientAssertions, MemoryReplays};
 use authz_axum::jwks::HttpFetcher;
-use authz_axum::lifecycle::store::MemoryStore;
 use authz_axum::remote::{RemoteKeySet, RemoteOptions};
 use authz_axum::{Algorithm, Issuer, KeySet, SigningKey, Verifier};
 use axum::Router;
@@ -66,7 +65,7 @@ pub fn app(keyserver: &str, audience: &str) -> Result<Router, String> {
     let server = Server {
         assertions: ClientAssertions::new(
             Arc::new(client_keys),
-            Arc::new(MemoryStore::new()),
+            Arc::new(MemoryReplays::new()),
             audience,
         ),
         key,

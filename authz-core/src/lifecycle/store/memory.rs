@@ -6,31 +6,35 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::{
-    Failures, Family, NewUser, RefreshRecord, RefreshStore, RevocationQuery, RevocationStore,
-    Rotation, StoreError, StoreResult, ThrottleStore, User, UserStore,
+    Failures, Families, Family, NewUser, Purged, RefreshRecord, Revocation, RevocationLog,
+    RevocationQuery, Revoke, RevokeOutcome, Revoked, Rotate, Rotation, SessionStore, StoreError,
+    StoreResult, ThrottleStore, User, UserStore,
 };
 use crate::clock::lock;
 
-/// All four stores in memory: for tests, and for apps with one process whose state may be
-/// lost on restart. Expired revocations and throttle counters are purged as new ones arrive.
+/// Every store in memory: for tests, and for apps with one process whose state may be lost on
+/// restart (users, sessions and revocations with it — use an `SqlStore` to keep them).
+/// Expired revocations and throttle counters are purged as new ones arrive.
 ///
 /// ```
-/// use authz_core::lifecycle::store::{MemoryStore, RevocationQuery, RevocationStore};
+/// use authz_core::lifecycle::store::{
+///     Families, MemoryStore, Revocation, RevocationQuery, Revoke, Revoked, SessionStore,
+/// };
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let store = MemoryStore::new();
-/// store.revoke_token("jti-1", 2_000).await?;
+/// let jti = Revocation::new(Revoked::Token { id: "jti-1".into() }, 2_000);
+/// store.revoke(&Revoke::new(Families::None, 1_000).also(jti)).await?;
 /// let query = RevocationQuery { subject: "42", token_id: Some("jti-1"), session_id: None, issued_at: Some(1_000) };
 /// assert!(store.is_revoked(query, 1_500).await?);
+/// assert!(!store.is_revoked(query, 2_000).await?, "forgotten once it no longer matters");
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     users: Mutex<Users>,
-    refresh: Mutex<Refresh>,
-    revoked: Mutex<Revoked>,
+    sessions: Mutex<Sessions>,
     throttle: Mutex<HashMap<String, Failures>>,
-    replays: Mutex<HashMap<String, u64>>,
 }
 
 #[derive(Debug, Default)]
@@ -39,17 +43,14 @@ struct Users {
     by_id: HashMap<i64, User>,
 }
 
+/// Families, their tokens and the revocations: one lock, so that a family change and its
+/// revocations are one step, as in a transaction.
 #[derive(Debug, Default)]
-struct Refresh {
+struct Sessions {
     families: HashMap<String, (Family, Option<u64>)>,
     tokens: HashMap<String, (RefreshRecord, Option<u64>)>,
-}
-
-#[derive(Debug, Default)]
-struct Revoked {
-    tokens: HashMap<String, u64>,
-    sessions: HashMap<String, u64>,
-    subjects: HashMap<String, (u64, u64)>,
+    revoked: RevocationSet,
+    seq: u64,
     writes: u64,
 }
 
@@ -121,8 +122,9 @@ impl UserStore for MemoryStore {
     }
 }
 
-impl Refresh {
-    fn revoke(&mut self, family_id: &str, now: u64) -> Option<Family> {
+impl Sessions {
+    /// Marks a family revoked; the family if it was live.
+    fn revoke_family(&mut self, family_id: &str, now: u64) -> Option<Family> {
         let (family, revoked) = self.families.get_mut(family_id)?;
         if revoked.is_some() {
             return None;
@@ -131,159 +133,269 @@ impl Refresh {
         Some(family.clone())
     }
 
-    fn purge(&mut self, now: u64) {
+    /// Writes `revocations` under the next sequence number; returns them as stored.
+    fn write(&mut self, revocations: Vec<Revocation>) -> Vec<Revocation> {
+        if revocations.is_empty() {
+            return revocations;
+        }
+        self.seq += 1;
+        let seq = self.seq;
+        revocations
+            .into_iter()
+            .map(|mut revocation| {
+                revocation.seq = seq;
+                self.revoked.apply(&revocation)
+            })
+            .collect()
+    }
+
+    fn purge(&mut self, now: u64) -> u64 {
+        let before = self.families.len() + self.tokens.len() + self.revoked.len();
         self.families
             .retain(|_, (family, _)| family.expires_at > now);
         let families = &self.families;
         self.tokens
             .retain(|_, (record, _)| families.contains_key(&record.family));
+        self.revoked.prune(now);
+        let after = self.families.len() + self.tokens.len() + self.revoked.len();
+        (before - after) as u64
+    }
+
+    fn maybe_purge(&mut self, now: u64) {
+        self.writes += 1;
+        if self.writes >= 1024 {
+            self.writes = 0;
+            self.purge(now);
+        }
     }
 }
 
 #[async_trait]
-impl RefreshStore for MemoryStore {
+impl SessionStore for MemoryStore {
     async fn start_family(&self, family: &Family, first: &RefreshRecord) -> StoreResult<()> {
-        let mut refresh = lock(&self.refresh);
-        if refresh.families.len() % 1024 == 1023 {
-            refresh.purge(family.created_at);
-        }
-        refresh
+        let mut sessions = lock(&self.sessions);
+        sessions.maybe_purge(family.created_at);
+        sessions
             .families
             .insert(family.id.clone(), (family.clone(), None));
-        refresh
+        sessions
             .tokens
             .insert(first.hash.clone(), (first.clone(), None));
         Ok(())
     }
 
-    async fn rotate(
-        &self,
-        presented: &str,
-        next_hash: &str,
-        idle_ttl: u64,
-        reuse_grace: u64,
-        now: u64,
-    ) -> StoreResult<Rotation> {
-        let mut refresh = lock(&self.refresh);
-        let Some((record, used)) = refresh.tokens.get(presented).cloned() else {
+    async fn rotate(&self, request: &Rotate<'_>) -> StoreResult<Rotation> {
+        let now = request.now;
+        let mut sessions = lock(&self.sessions);
+        let Some((record, used)) = sessions.tokens.get(request.presented).cloned() else {
             return Ok(Rotation::Unknown);
         };
-        let Some((family, revoked)) = refresh.families.get(&record.family).cloned() else {
+        let Some((family, revoked)) = sessions.families.get(&record.family).cloned() else {
             return Ok(Rotation::Unknown);
         };
         if revoked.is_some() {
             return Ok(Rotation::Revoked);
         }
         if let Some(used) = used {
-            if used.saturating_add(reuse_grace) > now {
+            if used.saturating_add(request.reuse_grace) > now {
                 return Ok(Rotation::Raced);
             }
-            refresh.revoke(&family.id, now);
-            return Ok(Rotation::Reused { family });
+            sessions.revoke_family(&family.id, now);
+            let session = Revocation::new(
+                Revoked::Session {
+                    id: family.id.clone(),
+                },
+                request.session_until,
+            );
+            let revoked = sessions.write(vec![session]);
+            return Ok(Rotation::Reused { family, revoked });
         }
         if record.expires_at <= now || family.expires_at <= now {
             return Ok(Rotation::Expired);
         }
-        if let Some((_, used)) = refresh.tokens.get_mut(presented) {
+        if let Some((_, used)) = sessions.tokens.get_mut(request.presented) {
             *used = Some(now);
         }
         let next = RefreshRecord {
-            hash: next_hash.to_owned(),
+            hash: request.next_hash.to_owned(),
             family: family.id.clone(),
             issued_at: now,
-            expires_at: now.saturating_add(idle_ttl).min(family.expires_at),
+            expires_at: now.saturating_add(request.idle_ttl).min(family.expires_at),
         };
-        refresh.tokens.insert(next.hash.clone(), (next, None));
+        sessions.tokens.insert(next.hash.clone(), (next, None));
         Ok(Rotation::Rotated { family })
     }
 
-    async fn revoke_by_token(&self, token_hash: &str, now: u64) -> StoreResult<Option<Family>> {
-        let mut refresh = lock(&self.refresh);
-        let Some((record, _)) = refresh.tokens.get(token_hash) else {
-            return Ok(None);
-        };
-        let family_id = record.family.clone();
-        Ok(refresh.revoke(&family_id, now))
-    }
-
-    async fn revoke_family(&self, family_id: &str, now: u64) -> StoreResult<Option<Family>> {
-        Ok(lock(&self.refresh).revoke(family_id, now))
-    }
-
-    async fn revoke_subject(&self, subject: &str, now: u64) -> StoreResult<Vec<Family>> {
-        let mut refresh = lock(&self.refresh);
-        let mut revoked = Vec::new();
-        for (family, at) in refresh.families.values_mut() {
-            if family.subject == subject && at.is_none() && family.expires_at > now {
-                *at = Some(now);
-                revoked.push(family.clone());
+    async fn revoke(&self, request: &Revoke<'_>) -> StoreResult<RevokeOutcome> {
+        let now = request.now;
+        let mut sessions = lock(&self.sessions);
+        sessions.maybe_purge(now);
+        let families: Vec<Family> = match request.families {
+            Families::None => Vec::new(),
+            Families::Id(id) => sessions.revoke_family(id, now).into_iter().collect(),
+            Families::OfToken(hash) => match sessions.tokens.get(hash) {
+                Some((record, _)) => {
+                    let id = record.family.clone();
+                    sessions.revoke_family(&id, now).into_iter().collect()
+                }
+                None => Vec::new(),
+            },
+            Families::OfSubject(subject) => {
+                let mut revoked = Vec::new();
+                for (family, at) in sessions.families.values_mut() {
+                    if family.subject == subject && at.is_none() && family.expires_at > now {
+                        *at = Some(now);
+                        revoked.push(family.clone());
+                    }
+                }
+                revoked
             }
-        }
-        Ok(revoked)
-    }
-}
-
-impl Revoked {
-    /// Purges expired entries once 1024 writes have happened since the last purge.
-    fn maybe_purge(&mut self, now: u64) {
-        if self.writes >= 1024 {
-            self.writes = 0;
-            self.tokens.retain(|_, until| *until > now);
-            self.sessions.retain(|_, until| *until > now);
-            self.subjects.retain(|_, (_, until)| *until > now);
-        }
-    }
-}
-
-#[async_trait]
-impl RevocationStore for MemoryStore {
-    async fn revoke_token(&self, token_id: &str, until: u64) -> StoreResult<()> {
-        let mut revoked = lock(&self.revoked);
-        let entry = revoked.tokens.entry(token_id.to_owned()).or_insert(until);
-        *entry = (*entry).max(until);
-        revoked.writes += 1;
-        Ok(())
+        };
+        let mut revocations: Vec<Revocation> = families
+            .iter()
+            .map(|family| {
+                Revocation::new(
+                    Revoked::Session {
+                        id: family.id.clone(),
+                    },
+                    request.session_until,
+                )
+            })
+            .collect();
+        revocations.extend(request.also.iter().cloned());
+        let revocations = sessions.write(revocations);
+        Ok(RevokeOutcome {
+            families,
+            revocations,
+        })
     }
 
-    async fn revoke_session(&self, session_id: &str, until: u64) -> StoreResult<()> {
-        let mut revoked = lock(&self.revoked);
-        let entry = revoked
-            .sessions
-            .entry(session_id.to_owned())
-            .or_insert(until);
-        *entry = (*entry).max(until);
-        revoked.writes += 1;
-        Ok(())
-    }
-
-    async fn revoke_subject_before(&self, subject: &str, mark: u64, until: u64) -> StoreResult<()> {
-        let mut revoked = lock(&self.revoked);
-        let entry = revoked
-            .subjects
-            .entry(subject.to_owned())
-            .or_insert((mark, until));
-        *entry = (entry.0.max(mark), entry.1.max(until));
-        revoked.writes += 1;
-        Ok(())
+    async fn revocations_since(&self, after: u64, now: u64) -> StoreResult<RevocationLog> {
+        let sessions = lock(&self.sessions);
+        Ok(RevocationLog {
+            entries: sessions.revoked.since(after, now),
+            seq: sessions.seq,
+        })
     }
 
     async fn is_revoked(&self, query: RevocationQuery<'_>, now: u64) -> StoreResult<bool> {
-        let mut revoked = lock(&self.revoked);
-        revoked.maybe_purge(now);
-        let live = |until: Option<&u64>| until.is_some_and(|until| *until > now);
-        if query
-            .token_id
-            .is_some_and(|jti| live(revoked.tokens.get(jti)))
+        Ok(lock(&self.sessions).revoked.covers(&query, now))
+    }
+
+    async fn purge_expired(&self, now: u64) -> StoreResult<Purged> {
+        Ok(Purged {
+            rows: lock(&self.sessions).purge(now),
+        })
+    }
+
+    fn is_in_process(&self) -> bool {
+        true
+    }
+}
+
+/// A set of revocations, merged as the durable stores merge them (a revocation keeps the
+/// later `until`, a subject the later mark): the memory store's, and each instance's mirror.
+#[derive(Debug, Default)]
+pub(crate) struct RevocationSet {
+    tokens: HashMap<String, (u64, u64)>,
+    sessions: HashMap<String, (u64, u64)>,
+    subjects: HashMap<String, (u64, u64, u64)>,
+}
+
+impl RevocationSet {
+    /// Adds (or merges) one revocation; returns it as merged.
+    pub(crate) fn apply(&mut self, revocation: &Revocation) -> Revocation {
+        let (until, seq) = (revocation.until, revocation.seq);
+        match &revocation.revoked {
+            Revoked::Token { id } | Revoked::Session { id } => {
+                let map = if matches!(revocation.revoked, Revoked::Token { .. }) {
+                    &mut self.tokens
+                } else {
+                    &mut self.sessions
+                };
+                let entry = map.entry(id.clone()).or_insert((until, seq));
+                *entry = (entry.0.max(until), entry.1.max(seq));
+                Revocation {
+                    revoked: revocation.revoked.clone(),
+                    until: entry.0,
+                    seq: entry.1,
+                }
+            }
+            Revoked::Subject { id, mark } => {
+                let entry = self
+                    .subjects
+                    .entry(id.clone())
+                    .or_insert((*mark, until, seq));
+                *entry = (entry.0.max(*mark), entry.1.max(until), entry.2.max(seq));
+                Revocation {
+                    revoked: Revoked::Subject {
+                        id: id.clone(),
+                        mark: entry.0,
+                    },
+                    until: entry.1,
+                    seq: entry.2,
+                }
+            }
+        }
+    }
+
+    /// Whether a live entry refuses the token described by `query`.
+    pub(crate) fn covers(&self, query: &RevocationQuery<'_>, now: u64) -> bool {
+        let live = |entry: Option<&(u64, u64)>| entry.is_some_and(|(until, _)| *until > now);
+        if query.token_id.is_some_and(|jti| live(self.tokens.get(jti)))
             || query
                 .session_id
-                .is_some_and(|sid| live(revoked.sessions.get(sid)))
+                .is_some_and(|sid| live(self.sessions.get(sid)))
         {
-            return Ok(true);
+            return true;
         }
-        Ok(match revoked.subjects.get(query.subject) {
-            Some(&(mark, until)) if until > now => query.issued_at.is_none_or(|iat| iat <= mark),
+        match self.subjects.get(query.subject) {
+            Some(&(mark, until, _)) if until > now => query.issued_at.is_none_or(|iat| iat <= mark),
             _ => false,
-        })
+        }
+    }
+
+    /// Forgets what no longer matters at `now`.
+    pub(crate) fn prune(&mut self, now: u64) {
+        self.tokens.retain(|_, (until, _)| *until > now);
+        self.sessions.retain(|_, (until, _)| *until > now);
+        self.subjects.retain(|_, (_, until, _)| *until > now);
+    }
+
+    /// How many entries it holds.
+    pub(crate) fn len(&self) -> usize {
+        self.tokens.len() + self.sessions.len() + self.subjects.len()
+    }
+
+    /// The live entries written after `after`, by sequence.
+    fn since(&self, after: u64, now: u64) -> Vec<Revocation> {
+        let plain = |map: &HashMap<String, (u64, u64)>, make: fn(String) -> Revoked| {
+            map.iter()
+                .filter(|(_, (until, seq))| *seq > after && *until > now)
+                .map(|(id, (until, seq))| Revocation {
+                    revoked: make(id.clone()),
+                    until: *until,
+                    seq: *seq,
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut entries = plain(&self.tokens, |id| Revoked::Token { id });
+        entries.extend(plain(&self.sessions, |id| Revoked::Session { id }));
+        entries.extend(
+            self.subjects
+                .iter()
+                .filter(|(_, (_, until, seq))| *seq > after && *until > now)
+                .map(|(id, (mark, until, seq))| Revocation {
+                    revoked: Revoked::Subject {
+                        id: id.clone(),
+                        mark: *mark,
+                    },
+                    until: *until,
+                    seq: *seq,
+                }),
+        );
+        entries.sort_by_key(|entry| entry.seq);
+        entries
     }
 }
 
@@ -318,23 +430,13 @@ impl ThrottleStore for MemoryStore {
         lock(&self.throttle).remove(key);
         Ok(())
     }
-}
 
-#[cfg(feature = "assertion")]
-#[async_trait]
-impl crate::assertion::ReplayStore for MemoryStore {
-    async fn first_use(&self, jti: &str, until: u64) -> StoreResult<bool> {
-        let now = crate::clock::unix_secs(&crate::SystemClock);
-        let mut replays = lock(&self.replays);
-        if replays.len() >= 10_000 {
-            replays.retain(|_, until| *until > now);
-        }
-        match replays.get(jti) {
-            Some(&seen_until) if seen_until > now => Ok(false),
-            _ => {
-                replays.insert(jti.to_owned(), until);
-                Ok(true)
-            }
-        }
+    async fn purge_expired(&self, before: u64) -> StoreResult<Purged> {
+        let mut throttle = lock(&self.throttle);
+        let count = throttle.len();
+        throttle.retain(|_, failures| failures.last > before);
+        Ok(Purged {
+            rows: (count - throttle.len()) as u64,
+        })
     }
 }

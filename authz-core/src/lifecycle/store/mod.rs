@@ -1,41 +1,54 @@
-//! State that outlives a request: users, refresh-token families, revocations and login
-//! throttling.
+//! State that outlives a request: users, sessions (refresh-token families and revocations)
+//! and login throttling.
 //!
-//! One trait per kind of state, each with several backends that pass the same test suite:
+//! One trait per kind of state, each with backends that pass the same test suite:
 //!
 //! | trait | [`MemoryStore`] | `SqlStore` (`sqlite` / `postgres` features) | `RedisStore` (`redis` feature) |
 //! | --- | --- | --- | --- |
 //! | [`UserStore`] | yes | yes | — |
-//! | [`RefreshStore`] | yes | yes | — |
-//! | [`RevocationStore`] | yes | yes | yes |
+//! | [`SessionStore`] (families + revocations, durable) | yes (one process) | yes | — |
 //! | [`ThrottleStore`] | yes | yes | yes |
+//! | [`Fanout`] (tells other instances about revocations) | — | — | yes |
 //!
-//! The memory store is for tests and single-process apps; SQLite is the embedded default of
-//! the examples; PostgreSQL and Redis let several instances share one state.
+//! **Revocations are durable.** The store that holds refresh families holds every revocation
+//! too — an access token by `jti`, a session by `sid`, a subject's "issued before" mark — and
+//! writes each in the same transaction as the family change it belongs to, so no failure can
+//! leave a revoked family whose access tokens still pass. Each write transaction takes the next
+//! number of one monotonic sequence; an instance's mirror (see
+//! [`TokenService`](super::TokenService)) loads the live revocations at start and then catches
+//! up with [`SessionStore::revocations_since`], so nothing is lost when a message is. Redis,
+//! when configured, only tells the other instances sooner ([`Fanout`]); it never holds the only
+//! copy.
+//!
+//! **Every call can fail** with a [`StoreError`]; the lifecycle bounds each call by a timeout
+//! and answers "unavailable" (503), never "refused", when the store cannot answer.
+//!
+//! **Times are Unix seconds passed in by the caller**, from the
+//! [`TokenService`](super::TokenService)'s clock: no store reads the system clock, so an app
+//! (or a test) on a fixed clock sees the same expiries everywhere.
 //!
 //! Every operation whose correctness depends on concurrency is one atomic store call:
-//! [`RefreshStore::rotate`] marks the presented token used and issues the next one in a single
-//! step, so two concurrent refreshes with one token give one new token, and presenting a used
-//! token revokes its family. Times are Unix seconds, passed in by the caller (the
-//! [`TokenService`](crate::lifecycle::TokenService)'s clock).
+//! [`SessionStore::rotate`] marks the presented token used and stores the next one in one step,
+//! so two concurrent refreshes with one token give one new token, and presenting a used token
+//! revokes its family and its access tokens in one transaction.
 
 use std::fmt;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
-mod memory;
+pub(crate) mod memory;
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 
+pub use crate::error::{StoreError, StoreResult};
 pub use memory::MemoryStore;
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql::SqlStore;
-
-pub use crate::error::{StoreError, StoreResult};
 
 /// A user to create. `password_hash` is a PHC string (see [`super::password`]).
 #[derive(Clone, PartialEq, Eq)]
@@ -137,19 +150,78 @@ pub struct RefreshRecord {
     pub expires_at: u64,
 }
 
-/// The outcome of [`RefreshStore::rotate`].
+/// A refresh: what [`SessionStore::rotate`] is asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Rotate<'a> {
+    /// SHA-256 (hex) of the presented refresh token.
+    pub presented: &'a str,
+    /// SHA-256 (hex) of the next refresh token, stored in the family when the presented one
+    /// is live.
+    pub next_hash: &'a str,
+    /// The next token's idle lifetime, seconds (capped at the family's absolute expiry).
+    pub idle_ttl: u64,
+    /// How recently the presented token may have been used for a second presentation to be
+    /// a concurrent duplicate ([`Rotation::Raced`]) rather than a reuse.
+    pub reuse_grace: u64,
+    /// On a reuse: until when the family's session revocation is kept (the last moment an
+    /// access token of the family could still verify).
+    pub session_until: u64,
+    /// Now, Unix seconds.
+    pub now: u64,
+}
+
+impl<'a> Rotate<'a> {
+    /// A rotation request (the lifecycle makes these; stores read them).
+    pub fn new(presented: &'a str, next_hash: &'a str, now: u64) -> Self {
+        Self {
+            presented,
+            next_hash,
+            idle_ttl: 24 * 3600,
+            reuse_grace: 0,
+            session_until: now,
+            now,
+        }
+    }
+
+    /// The next token's idle lifetime.
+    #[must_use]
+    pub fn with_idle_ttl(mut self, seconds: u64) -> Self {
+        self.idle_ttl = seconds;
+        self
+    }
+
+    /// The reuse grace.
+    #[must_use]
+    pub fn with_reuse_grace(mut self, seconds: u64) -> Self {
+        self.reuse_grace = seconds;
+        self
+    }
+
+    /// Until when a reuse's session revocation is kept.
+    #[must_use]
+    pub fn with_session_until(mut self, until: u64) -> Self {
+        self.session_until = until;
+        self
+    }
+}
+
+/// The outcome of [`SessionStore::rotate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Rotation {
-    /// The presented token was live: it is now used and `next` was stored in its family.
+    /// The presented token was live: it is now used and the next one was stored in its family.
     Rotated {
         /// The family, for the new access token's `sid`.
         family: Family,
     },
-    /// The presented token had been used already: the whole family is now revoked.
+    /// The presented token had been used already: the whole family is now revoked, and so
+    /// are its access tokens (a session revocation, in the same transaction).
     Reused {
         /// The revoked family.
         family: Family,
+        /// The revocations written with it (to apply locally and tell other instances).
+        revoked: Vec<Revocation>,
     },
     /// The presented token was used less than the reuse grace ago: a concurrent duplicate
     /// (two tabs refreshing at once), refused without revoking the family.
@@ -162,33 +234,147 @@ pub enum Rotation {
     Unknown,
 }
 
-/// Refresh-token families with single-use tokens.
-#[async_trait]
-pub trait RefreshStore: Send + Sync + 'static {
-    /// Stores a new family and its first token.
-    async fn start_family(&self, family: &Family, first: &RefreshRecord) -> StoreResult<()>;
-    /// Atomically: if `presented` is live (unused, unexpired, family live and unexpired),
-    /// marks it used and stores `next` in its family (`next.family` and `next.expires_at` are
-    /// set by the store: same family, expiry capped at the family's); if it was used before,
-    /// revokes its family, unless it was used less than `reuse_grace` seconds ago
-    /// ([`Rotation::Raced`]). Two concurrent calls with one token: exactly one `Rotated`.
-    async fn rotate(
-        &self,
-        presented: &str,
-        next_hash: &str,
-        idle_ttl: u64,
-        reuse_grace: u64,
-        now: u64,
-    ) -> StoreResult<Rotation>;
-    /// Revokes the family that `token_hash` belongs to; returns it, if any was live.
-    async fn revoke_by_token(&self, token_hash: &str, now: u64) -> StoreResult<Option<Family>>;
-    /// Revokes one family by id; returns it, if it was live.
-    async fn revoke_family(&self, family_id: &str, now: u64) -> StoreResult<Option<Family>>;
-    /// Revokes every live family of a subject (logout-all); returns them.
-    async fn revoke_subject(&self, subject: &str, now: u64) -> StoreResult<Vec<Family>>;
+/// What one revocation covers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Revoked {
+    /// One access token, by `jti`.
+    Token {
+        /// The `jti`.
+        id: String,
+    },
+    /// Every access token of a session, by `sid` (the refresh family).
+    Session {
+        /// The `sid`.
+        id: String,
+    },
+    /// Every access token of a subject issued at or before `mark` (logout-all).
+    Subject {
+        /// The `sub`.
+        id: String,
+        /// Tokens with `iat <= mark` (or no `iat`) are refused.
+        mark: u64,
+    },
 }
 
-/// What the request path asks [`RevocationStore::is_revoked`] about one access token.
+/// One revocation as the durable store keeps it: what it covers, until when it matters, and
+/// the sequence number of the transaction that wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    /// What it covers.
+    #[serde(flatten)]
+    pub revoked: Revoked,
+    /// The last moment a token it covers could still verify, Unix seconds; it can be
+    /// forgotten after.
+    pub until: u64,
+    /// The sequence number of the write (0 until the store assigned one).
+    pub seq: u64,
+}
+
+impl Revocation {
+    /// A revocation of `revoked` until `until`, not yet written.
+    pub fn new(revoked: Revoked, until: u64) -> Self {
+        Self {
+            revoked,
+            until,
+            seq: 0,
+        }
+    }
+
+    /// Whether it refuses the token described by `query` at `now`.
+    pub fn covers(&self, query: &RevocationQuery<'_>, now: u64) -> bool {
+        if self.until <= now {
+            return false;
+        }
+        match &self.revoked {
+            Revoked::Token { id } => query.token_id == Some(id.as_str()),
+            Revoked::Session { id } => query.session_id == Some(id.as_str()),
+            Revoked::Subject { id, mark } => {
+                query.subject == id && query.issued_at.is_none_or(|iat| iat <= *mark)
+            }
+        }
+    }
+}
+
+/// What [`SessionStore::revoke`] is asked to revoke, in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Revoke<'a> {
+    /// Refresh families to revoke; each one live is returned, and gets a session revocation
+    /// until `session_until`.
+    pub families: Families<'a>,
+    /// Further revocations to write (an access token's `jti`, a subject mark).
+    pub also: Vec<Revocation>,
+    /// Until when the session revocations of revoked families are kept.
+    pub session_until: u64,
+    /// Now, Unix seconds.
+    pub now: u64,
+}
+
+impl<'a> Revoke<'a> {
+    /// A revocation of `families` at `now` (the lifecycle makes these; stores read them).
+    pub fn new(families: Families<'a>, now: u64) -> Self {
+        Self {
+            families,
+            also: Vec::new(),
+            session_until: now,
+            now,
+        }
+    }
+
+    /// Also writes `revocation`.
+    #[must_use]
+    pub fn also(mut self, revocation: Revocation) -> Self {
+        self.also.push(revocation);
+        self
+    }
+
+    /// Until when the session revocations of revoked families are kept.
+    #[must_use]
+    pub fn with_session_until(mut self, until: u64) -> Self {
+        self.session_until = until;
+        self
+    }
+}
+
+/// Which refresh families a [`Revoke`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Families<'a> {
+    /// None.
+    None,
+    /// The family with this id.
+    Id(&'a str),
+    /// The family of the refresh token with this SHA-256 (hex).
+    OfToken(&'a str),
+    /// Every live family of this subject.
+    OfSubject(&'a str),
+}
+
+/// What [`SessionStore::revoke`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RevokeOutcome {
+    /// The families that were live and are now revoked.
+    pub families: Vec<Family>,
+    /// Every revocation written (with its sequence number).
+    pub revocations: Vec<Revocation>,
+}
+
+/// The revocations written after a sequence number: what a mirror catches up with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RevocationLog {
+    /// The revocations written after the sequence asked about that are still live, oldest
+    /// first.
+    pub entries: Vec<Revocation>,
+    /// The store's sequence when it answered: every revocation up to it is in `entries` or
+    /// was asked about before (or has expired).
+    pub seq: u64,
+}
+
+/// What the request path asks about one access token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RevocationQuery<'a> {
     /// `sub`.
@@ -201,18 +387,53 @@ pub struct RevocationQuery<'a> {
     pub issued_at: Option<u64>,
 }
 
-/// Revoked access tokens (by `jti`), sessions (by `sid`) and per-subject "issued before" marks.
-/// Entries are kept until `until`, the last moment a token they cover could still verify.
+/// What [`SessionStore::purge_expired`] and [`ThrottleStore::purge_expired`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Purged {
+    /// Rows (or keys) deleted.
+    pub rows: u64,
+}
+
+/// Sessions: refresh-token families with single-use tokens, and every revocation, durably.
+/// See the [module docs](self).
 #[async_trait]
-pub trait RevocationStore: Send + Sync + 'static {
-    /// Revokes one access token by `jti`, until its `exp`.
-    async fn revoke_token(&self, token_id: &str, until: u64) -> StoreResult<()>;
-    /// Revokes every access token carrying `sid = session_id`, until `until`.
-    async fn revoke_session(&self, session_id: &str, until: u64) -> StoreResult<()>;
-    /// Refuses the subject's tokens issued at or before `mark`, until `until` (later marks win).
-    async fn revoke_subject_before(&self, subject: &str, mark: u64, until: u64) -> StoreResult<()>;
-    /// Whether a verified token is revoked, by any of the three.
+pub trait SessionStore: Send + Sync + 'static {
+    /// Stores a new family and its first token.
+    async fn start_family(&self, family: &Family, first: &RefreshRecord) -> StoreResult<()>;
+
+    /// Atomically: if the presented token is live (unused, unexpired, family live and
+    /// unexpired), marks it used and stores the next one in its family (same family, expiry
+    /// capped at the family's); if it was used before, revokes its family and writes the
+    /// family's session revocation until `session_until`, in one transaction — unless it was
+    /// used less than `reuse_grace` seconds ago ([`Rotation::Raced`]). Two concurrent calls
+    /// with one token: exactly one [`Rotation::Rotated`].
+    async fn rotate(&self, request: &Rotate<'_>) -> StoreResult<Rotation>;
+
+    /// In one transaction: revokes the named families (each one live gets a session
+    /// revocation until `session_until`) and writes the further revocations, all under the
+    /// next sequence number. Idempotent: revoking again what is revoked changes nothing
+    /// that matters (a revocation keeps the later `until`, a subject the later mark).
+    async fn revoke(&self, request: &Revoke<'_>) -> StoreResult<RevokeOutcome>;
+
+    /// The live revocations written after sequence number `after` (0: all of them), and the
+    /// current sequence.
+    async fn revocations_since(&self, after: u64, now: u64) -> StoreResult<RevocationLog>;
+
+    /// Whether the store covers `query` at `now`, asked of the store itself.
     async fn is_revoked(&self, query: RevocationQuery<'_>, now: u64) -> StoreResult<bool>;
+
+    /// Deletes what no longer matters at `now`: revocations past their `until`, families past
+    /// their absolute expiry and their tokens, used refresh tokens whose reuse grace is over
+    /// long ago. Nothing depends on it for correctness; run it now and then
+    /// ([`TokenService::spawn_housekeeping`](super::TokenService::spawn_housekeeping)).
+    async fn purge_expired(&self, now: u64) -> StoreResult<Purged>;
+
+    /// Whether the store lives in this process (a [`MemoryStore`]): then the request path asks
+    /// it directly, with no mirror.
+    fn is_in_process(&self) -> bool {
+        false
+    }
 }
 
 /// Failed logins counted under one key (an account, a client address, or both).
@@ -234,6 +455,37 @@ pub trait ThrottleStore: Send + Sync + 'static {
     async fn record_failure(&self, key: &str, window: u64, now: u64) -> StoreResult<Failures>;
     /// Forgets the failures under `key` (after a successful login).
     async fn clear(&self, key: &str) -> StoreResult<()>;
+    /// Deletes counters whose last failure is at or before `before`. Stores whose entries
+    /// expire by themselves (Redis) need not do anything.
+    async fn purge_expired(&self, before: u64) -> StoreResult<Purged> {
+        let _ = before;
+        Ok(Purged::default())
+    }
+}
+
+/// What a [`Fanout`] subscription brings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FanoutEvent {
+    /// Revocations another instance has just committed (one transaction's worth).
+    Revoked(Vec<Revocation>),
+    /// The subscription was (re)established: messages may have been missed since the last
+    /// one, so the mirror catches up with the durable store now.
+    Resubscribed,
+}
+
+/// Tells the other instances of an app about revocations as soon as they are committed, so
+/// that their mirrors need not wait for their next poll of the durable store. Best effort by
+/// design: a lost message costs at most one poll interval, never a revocation (the durable
+/// store has it).
+#[async_trait]
+pub trait Fanout: Send + Sync + 'static {
+    /// Publishes one transaction's revocations.
+    async fn publish(&self, revocations: &[Revocation]) -> StoreResult<()>;
+    /// Starts following what the other instances publish; the receiver gets
+    /// [`FanoutEvent::Resubscribed`] first and after every reconnection. The subscription
+    /// ends when the receiver is dropped.
+    fn subscribe(&self) -> tokio::sync::mpsc::Receiver<FanoutEvent>;
 }
 
 /// Space-separated list, as stored in SQL.

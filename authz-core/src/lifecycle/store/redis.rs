@@ -1,104 +1,105 @@
-//! Revocations and throttle counters in Redis, shared by every instance of an app.
+//! Throttle counters, the revocation fan-out, client-assertion replays and quotas in Redis,
+//! shared by every instance of an app.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock, Weak};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::ConnectionManager;
+use futures_util::StreamExt as _;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands as _, Script};
 
-use futures_util::StreamExt as _;
-
 use super::{
-    Failures, MemoryStore, RevocationQuery, RevocationStore, StoreError, StoreResult, ThrottleStore,
+    Failures, Fanout, FanoutEvent, Purged, Revocation, StoreError, StoreResult, ThrottleStore,
 };
 
-/// Revocations ([`RevocationStore`]) and login throttling ([`ThrottleStore`]) in Redis
-/// (feature `redis`), so that a logout on one instance is honoured by all, and a password
-/// guesser cannot spread attempts across them.
+/// Login throttling ([`ThrottleStore`]) and the revocation fan-out ([`Fanout`]) in Redis
+/// (feature `redis`), so that a password guesser cannot spread attempts across instances and
+/// a logout on one reaches the others within milliseconds. With the `assertion` and `usage`
+/// features it also keeps client-assertion replays and quota buckets.
 ///
-/// Entries expire with Redis TTLs at the moment they stop mattering (`EXAT until`), so Redis
-/// holds only live revocations. Writes that must not lose a concurrent update (a later
-/// subject mark, a failure count) are Lua scripts, atomic in Redis.
+/// Redis holds no revocation: those live in the durable [`SessionStore`](super::SessionStore)
+/// (SQLite or PostgreSQL). A Redis restart, a lost message or a frozen Redis costs at most
+/// one poll of the durable store, never a revocation.
 ///
-/// The request-path check ([`RevocationStore::is_revoked`]) is one `MGET` of three keys with
-/// [`RedisStore::connect`]. With [`RedisStore::connect_mirrored`] it is a lookup in a local
-/// copy instead: every revocation is also published (in the same Lua script) on a channel
-/// that each instance subscribes to, and an instance loads the live entries when it
-/// (re)subscribes. While the subscription is down, checks go to Redis again, so a revocation
-/// is never missed for lack of a message.
+/// Every command has a response timeout and every connection attempt a connect timeout
+/// (both [`RedisOptions::timeout`], default 1 s), so that a dead or frozen Redis fails calls in
+/// about that time instead of hanging them. Keys start with the prefix; the fan-out channel
+/// names the logical database and the prefix (`authz:{db}:{prefix}revocations`), since Redis
+/// channels are shared by every database of a server.
 ///
 /// ```no_run
 /// use std::sync::Arc;
 /// use authz_core::lifecycle::TokenService;
-/// use authz_core::lifecycle::store::RedisStore;
+/// use authz_core::lifecycle::store::{RedisStore, SqlStore};
 /// # async fn run(key: authz_core::SigningKey) -> Result<(), Box<dyn std::error::Error>> {
+/// let sql = Arc::new(SqlStore::connect("postgres://app@db.internal/app").await?);
 /// let redis = Arc::new(RedisStore::connect("redis://127.0.0.1:6379", "myapp:").await?);
 /// let service = TokenService::builder(key)
-///     .with_revocation_store(redis.clone())
-///     .with_throttle_store(redis)
+///     .with_store(sql)
+///     .with_throttle_store(redis.clone())
+///     .with_fanout(redis)
 ///     .build()?;
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
 pub struct RedisStore {
     connection: ConnectionManager,
+    client: redis::Client,
     prefix: String,
-    mirror: Option<Arc<Mirror>>,
+    channel: String,
+    timeout: Duration,
 }
 
-/// The local copy of the live revocations, fed by the channel.
-#[derive(Debug, Default)]
-struct Mirror {
-    entries: MemoryStore,
-    /// True while subscribed and loaded; checks fall back to Redis otherwise.
-    synced: AtomicBool,
+/// How [`RedisStore`] connects.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RedisOptions {
+    /// The connect timeout of each connection attempt and the response timeout of each
+    /// command.
+    ///
+    /// Defaults to 1 second.
+    pub timeout: Duration,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+impl RedisOptions {
+    /// The connect and response timeout.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
 }
 
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore")
             .field("prefix", &self.prefix)
+            .field("channel", &self.channel)
             .finish_non_exhaustive()
     }
 }
 
-static MARK: LazyLock<Script> = LazyLock::new(|| Script::new(MARK_SCRIPT));
-static FLAG: LazyLock<Script> = LazyLock::new(|| Script::new(FLAG_SCRIPT));
 static FAILURE: LazyLock<Script> = LazyLock::new(|| Script::new(FAILURE_SCRIPT));
 
 fn backend(error: redis::RedisError) -> StoreError {
-    StoreError::Backend(error.to_string())
+    if error.is_timeout() {
+        StoreError::Timeout {
+            after: Duration::ZERO,
+        }
+    } else {
+        StoreError::backend(error)
+    }
 }
-
-/// Keeps the later of two marks and the later expiry, then tells the mirrors
-/// (`KEYS[2]` is the channel, `ARGV[3]` the message).
-const MARK_SCRIPT: &str = r"
-local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
-local mark = tonumber(ARGV[1])
-if mark > current then
-  local expiry = tonumber(ARGV[2])
-  local previous = tonumber(redis.call('EXPIRETIME', KEYS[1]))
-  if previous > expiry then expiry = previous end
-  redis.call('SET', KEYS[1], ARGV[1], 'EXAT', expiry)
-else
-  redis.call('EXPIREAT', KEYS[1], ARGV[2], 'GT')
-end
-redis.call('PUBLISH', KEYS[2], ARGV[3])
-return 1
-";
-
-/// Sets a flag until `ARGV[1]`, keeping a later expiry if there is one, then tells the
-/// mirrors.
-const FLAG_SCRIPT: &str = r"
-if not redis.call('SET', KEYS[1], '1', 'EXAT', ARGV[1], 'NX') then
-  redis.call('EXPIREAT', KEYS[1], ARGV[1], 'GT')
-end
-redis.call('PUBLISH', KEYS[2], ARGV[2])
-return 1
-";
 
 /// Counts one failure; starts again from 1 when the last one is older than the window.
 const FAILURE_SCRIPT: &str = r"
@@ -114,58 +115,51 @@ return count
 ";
 
 impl RedisStore {
-    /// Connects to `url` (`redis://host:port/db`); every key starts with `prefix` (so that
-    /// several apps can share one Redis). The connection reconnects by itself.
+    /// Connects to `url` (`redis://host:port/db`) with the default [`RedisOptions`]; every key
+    /// starts with `prefix` (so that several apps can share one Redis). The connection
+    /// reconnects by itself.
     ///
     /// # Errors
     ///
     /// [`StoreError::Backend`] if the URL is invalid or Redis cannot be reached.
     pub async fn connect(url: &str, prefix: &str) -> StoreResult<Self> {
-        let client = redis::Client::open(url).map_err(backend)?;
-        let connection = ConnectionManager::new(client).await.map_err(backend)?;
-        Ok(Self {
-            connection,
-            prefix: prefix.to_owned(),
-            mirror: None,
-        })
+        Self::connect_with(url, prefix, RedisOptions::default()).await
     }
 
-    /// As [`RedisStore::connect`], and keeps a local copy of the live revocations so that
-    /// the request-path check needs no round trip (see the type's docs). Waits up to 5 s for
-    /// the first load; checks go to Redis until it is done.
+    /// As [`RedisStore::connect`], with `options`.
     ///
     /// # Errors
     ///
     /// As [`RedisStore::connect`].
-    pub async fn connect_mirrored(url: &str, prefix: &str) -> StoreResult<Self> {
-        let mut store = Self::connect(url, prefix).await?;
-        let mirror = Arc::new(Mirror::default());
+    pub async fn connect_with(url: &str, prefix: &str, options: RedisOptions) -> StoreResult<Self> {
         let client = redis::Client::open(url).map_err(backend)?;
-        tokio::spawn(follow(
+        let db = client.get_connection_info().redis_settings().db();
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(options.timeout))
+            .set_response_timeout(Some(options.timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(options.timeout);
+        let connection = tokio::time::timeout(
+            options.timeout.saturating_mul(3),
+            ConnectionManager::new_with_config(client.clone(), config),
+        )
+        .await
+        .map_err(|_| StoreError::Timeout {
+            after: options.timeout.saturating_mul(3),
+        })?
+        .map_err(backend)?;
+        Ok(Self {
+            connection,
             client,
-            store.connection.clone(),
-            prefix.to_owned(),
-            Arc::downgrade(&mirror),
-        ));
-        for _ in 0..100 {
-            if mirror.synced.load(Ordering::Acquire) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        store.mirror = Some(mirror);
-        Ok(store)
+            channel: format!("authz:{db}:{prefix}revocations"),
+            prefix: prefix.to_owned(),
+            timeout: options.timeout,
+        })
     }
 
-    /// Whether checks are answered locally right now (mirrored and subscribed).
-    pub fn is_mirror_synced(&self) -> bool {
-        self.mirror
-            .as_ref()
-            .is_some_and(|mirror| mirror.synced.load(Ordering::Acquire))
-    }
-
-    fn channel(&self) -> String {
-        format!("{}revocations", self.prefix)
+    /// The fan-out channel (`authz:{db}:{prefix}revocations`).
+    pub fn channel(&self) -> &str {
+        &self.channel
     }
 
     fn key(&self, kind: &str, id: &str) -> String {
@@ -175,83 +169,6 @@ impl RedisStore {
         key.push(':');
         key.push_str(id);
         key
-    }
-
-    async fn flag(&self, kind: &str, id: &str, until: u64) -> StoreResult<()> {
-        let mut connection = self.connection.clone();
-        let message = format!("{kind} {until} {id}");
-        FLAG.key(self.key(kind, id))
-            .key(self.channel())
-            .arg(until)
-            .arg(&message)
-            .invoke_async::<i64>(&mut connection)
-            .await
-            .map_err(backend)?;
-        self.apply_locally(&message).await;
-        Ok(())
-    }
-
-    /// Read-your-writes: this instance's own revocations are in its copy at once, not when
-    /// the channel brings them back.
-    async fn apply_locally(&self, message: &str) {
-        if let Some(mirror) = &self.mirror {
-            apply(&mirror.entries, message).await;
-        }
-    }
-}
-
-#[async_trait]
-impl RevocationStore for RedisStore {
-    async fn revoke_token(&self, token_id: &str, until: u64) -> StoreResult<()> {
-        self.flag("jti", token_id, until).await
-    }
-
-    async fn revoke_session(&self, session_id: &str, until: u64) -> StoreResult<()> {
-        self.flag("sid", session_id, until).await
-    }
-
-    async fn revoke_subject_before(&self, subject: &str, mark: u64, until: u64) -> StoreResult<()> {
-        let mut connection = self.connection.clone();
-        let message = format!("sub {until} {mark} {subject}");
-        MARK.key(self.key("sub", subject))
-            .key(self.channel())
-            .arg(mark)
-            .arg(until)
-            .arg(&message)
-            .invoke_async::<i64>(&mut connection)
-            .await
-            .map_err(backend)?;
-        self.apply_locally(&message).await;
-        Ok(())
-    }
-
-    async fn is_revoked(&self, query: RevocationQuery<'_>, now: u64) -> StoreResult<bool> {
-        if let Some(mirror) = &self.mirror
-            && mirror.synced.load(Ordering::Acquire)
-        {
-            return mirror.entries.is_revoked(query, now).await;
-        }
-        // Expired entries are gone (TTL), so presence is enough.
-        let keys = [
-            self.key("jti", query.token_id.unwrap_or("")),
-            self.key("sid", query.session_id.unwrap_or("")),
-            self.key("sub", query.subject),
-        ];
-        let mut connection = self.connection.clone();
-        let values: Vec<Option<String>> = connection.mget(&keys).await.map_err(backend)?;
-        let [jti, sid, mark] = values.as_slice() else {
-            return Err(StoreError::Backend("MGET returned a short reply".into()));
-        };
-        if (query.token_id.is_some() && jti.is_some())
-            || (query.session_id.is_some() && sid.is_some())
-        {
-            return Ok(true);
-        }
-        Ok(match mark.as_deref().map(str::parse::<u64>) {
-            Some(Ok(mark)) => query.issued_at.is_none_or(|iat| iat <= mark),
-            Some(Err(_)) => true,
-            None => false,
-        })
     }
 }
 
@@ -294,161 +211,112 @@ impl ThrottleStore for RedisStore {
             .map_err(backend)?;
         Ok(())
     }
-}
 
-/// Applies one channel message (`jti UNTIL ID`, `sid UNTIL ID`, `sub UNTIL MARK SUBJECT`) to
-/// the local copy. Ids may contain spaces: they come last.
-async fn apply(entries: &MemoryStore, message: &str) {
-    let mut parts = message.splitn(3, ' ');
-    let (Some(kind), Some(until), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
-        return;
-    };
-    let Ok(until) = until.parse::<u64>() else {
-        return;
-    };
-    let _ = match kind {
-        "jti" => entries.revoke_token(rest, until).await,
-        "sid" => entries.revoke_session(rest, until).await,
-        "sub" => match rest.split_once(' ') {
-            Some((mark, subject)) => match mark.parse::<u64>() {
-                Ok(mark) => entries.revoke_subject_before(subject, mark, until).await,
-                Err(_) => Ok(()),
-            },
-            None => Ok(()),
-        },
-        _ => Ok(()),
-    };
-}
-
-/// Escapes `*?[]\\` so that a prefix matches itself in a SCAN pattern.
-fn glob_escape(prefix: &str) -> String {
-    let mut escaped = String::with_capacity(prefix.len());
-    for c in prefix.chars() {
-        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
+    async fn purge_expired(&self, _before: u64) -> StoreResult<Purged> {
+        // Counters expire by themselves (EXPIRE window).
+        Ok(Purged::default())
     }
-    escaped
 }
 
-/// Loads every live entry under `prefix` into `entries` (after subscribing, so that nothing
-/// published meanwhile is lost: applying an entry twice changes nothing).
-async fn load(
-    connection: &mut ConnectionManager,
-    prefix: &str,
-    entries: &MemoryStore,
-) -> redis::RedisResult<()> {
-    for kind in ["jti", "sid", "sub"] {
-        let pattern = format!("{}{kind}:*", glob_escape(prefix));
-        // SCAN walks the whole keyspace; large pages keep the round trips few.
-        let mut keys: Vec<String> = Vec::new();
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, page): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(connection)
-                .await?;
-            keys.extend(page);
-            if next == 0 {
-                break;
-            }
-            cursor = next;
+#[async_trait]
+impl Fanout for RedisStore {
+    async fn publish(&self, revocations: &[Revocation]) -> StoreResult<()> {
+        if revocations.is_empty() {
+            return Ok(());
         }
-        for key in keys {
-            let (value, until): (Option<String>, i64) = redis::pipe()
-                .get(&key)
-                .cmd("EXPIRETIME")
-                .arg(&key)
-                .query_async(connection)
-                .await?;
-            let (Some(value), Ok(until)) = (value, u64::try_from(until)) else {
-                continue; // gone, or no expiry (not ours)
-            };
-            let Some(id) = key.get(prefix.len() + kind.len() + 1..) else {
-                continue;
-            };
-            let message = match kind {
-                "sub" => format!("sub {until} {value} {id}"),
-                _ => format!("{kind} {until} {id}"),
-            };
-            apply(entries, &message).await;
-        }
+        let message = serde_json::to_string(revocations)
+            .map_err(|error| StoreError::message(format!("cannot encode revocations: {error}")))?;
+        let mut connection = self.connection.clone();
+        connection
+            .publish::<_, _, i64>(&self.channel, message)
+            .await
+            .map_err(backend)?;
+        Ok(())
     }
-    Ok(())
+
+    fn subscribe(&self) -> tokio::sync::mpsc::Receiver<FanoutEvent> {
+        let (sender, receiver) = tokio::sync::mpsc::channel(1024);
+        tokio::spawn(follow(
+            self.client.clone(),
+            self.channel.clone(),
+            self.timeout,
+            sender,
+        ));
+        receiver
+    }
 }
 
-/// The mirror's background task: subscribe, load, apply messages; on any failure mark the
-/// mirror unsynced (checks go to Redis), wait, and start again. Ends when the store is
-/// dropped.
+/// The subscription's task: subscribe, say so, forward each message; on any failure wait and
+/// start again. Ends when the receiver is dropped.
 async fn follow(
     client: redis::Client,
-    mut connection: ConnectionManager,
-    prefix: String,
-    mirror: Weak<Mirror>,
+    channel: String,
+    timeout: Duration,
+    sender: tokio::sync::mpsc::Sender<FanoutEvent>,
 ) {
-    let channel = format!("{prefix}revocations");
     let mut backoff = Duration::from_millis(100);
     loop {
-        let Some(current) = mirror.upgrade() else {
-            return;
-        };
-        current.synced.store(false, Ordering::Release);
-        drop(current);
-        let subscribed = async {
+        let subscribed = tokio::time::timeout(timeout.saturating_mul(2), async {
             let mut pubsub = client.get_async_pubsub().await?;
             pubsub.subscribe(&channel).await?;
             Ok::<_, redis::RedisError>(pubsub)
-        }
+        })
         .await;
-        if let Ok(pubsub) = subscribed {
-            let loaded = match mirror.upgrade() {
-                Some(current) => load(&mut connection, &prefix, &current.entries).await,
-                None => return,
-            };
-            if loaded.is_ok() {
-                backoff = Duration::from_millis(100);
-                if let Some(current) = mirror.upgrade() {
-                    current.synced.store(true, Ordering::Release);
-                }
-                let mut messages = pubsub.into_on_message();
-                // A quiet subscription can die without a reset (NAT, load balancer): publish a
-                // heartbeat every 5 s and resubscribe when nothing at all arrives for 15 s.
-                let mut last_heard = tokio::time::Instant::now();
-                loop {
-                    match tokio::time::timeout(Duration::from_secs(5), messages.next()).await {
-                        Ok(Some(message)) => {
-                            last_heard = tokio::time::Instant::now();
-                            let Some(current) = mirror.upgrade() else {
-                                return;
-                            };
-                            if let Ok(payload) = message.get_payload::<String>() {
-                                apply(&current.entries, &payload).await;
-                            }
+        if let Ok(Ok(pubsub)) = subscribed {
+            backoff = Duration::from_millis(100);
+            if sender.send(FanoutEvent::Resubscribed).await.is_err() {
+                return;
+            }
+            let mut messages = pubsub.into_on_message();
+            // A quiet subscription can die without a reset (NAT, a frozen server): check that
+            // the server answers every 5 s, and resubscribe when it does not.
+            let mut ping = client.get_multiplexed_async_connection().await.ok();
+            loop {
+                match tokio::time::timeout(Duration::from_secs(5), messages.next()).await {
+                    Ok(Some(message)) => {
+                        let Ok(payload) = message.get_payload::<String>() else {
+                            continue;
+                        };
+                        let Ok(revocations) = serde_json::from_str::<Vec<Revocation>>(&payload)
+                        else {
+                            continue;
+                        };
+                        if sender
+                            .send(FanoutEvent::Revoked(revocations))
+                            .await
+                            .is_err()
+                        {
+                            return;
                         }
-                        Ok(None) => break,
-                        Err(_) => {
-                            if mirror.strong_count() == 0 {
-                                return;
-                            }
-                            if last_heard.elapsed() > Duration::from_secs(15) {
-                                break;
-                            }
-                            let _: Result<i64, _> = redis::cmd("PUBLISH")
-                                .arg(&channel)
-                                .arg("ping")
-                                .query_async(&mut connection)
-                                .await;
+                    }
+                    Ok(None) => break,
+                    Err(_) => {
+                        if sender.is_closed() {
+                            return;
+                        }
+                        let alive = match ping.as_mut() {
+                            Some(connection) => tokio::time::timeout(
+                                timeout,
+                                redis::cmd("PING").query_async::<String>(connection),
+                            )
+                            .await
+                            .is_ok_and(|reply| reply.is_ok()),
+                            None => false,
+                        };
+                        if !alive {
+                            break;
                         }
                     }
                 }
             }
         }
-        tracing::warn!(target: "authz_core::lifecycle::store", "revocation mirror lost Redis; checking Redis directly until it is back");
+        if sender.is_closed() {
+            return;
+        }
+        tracing::warn!(
+            target: "authz_core::store",
+            "revocation fan-out lost Redis; mirrors poll the durable store until it is back"
+        );
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(5));
     }
@@ -457,13 +325,15 @@ async fn follow(
 #[cfg(feature = "assertion")]
 #[async_trait]
 impl crate::assertion::ReplayStore for RedisStore {
-    async fn first_use(&self, jti: &str, until: u64) -> StoreResult<bool> {
+    async fn first_use(&self, jti: &str, until: u64, now: u64) -> StoreResult<bool> {
         let mut connection = self.connection.clone();
+        // A lifetime relative to the caller's clock, not an instant on Redis's: a `jti` is
+        // remembered for as long as its token can verify on the caller's clock.
         let set: Option<String> = redis::cmd("SET")
             .arg(self.key("jti-used", jti))
             .arg("1")
-            .arg("EXAT")
-            .arg(until)
+            .arg("EX")
+            .arg(until.saturating_sub(now).max(1))
             .arg("NX")
             .query_async(&mut connection)
             .await
@@ -477,9 +347,8 @@ impl crate::assertion::ReplayStore for RedisStore {
 /// burst, refill per s, cap (-1: none), period seconds, period kind (0 day, 1 month), TTL.
 /// Returns {allowed, limit, remaining, reset, retry_after, cap_hit}.
 const QUOTA_SCRIPT: &str = r"
--- Redis's clock, not the caller's: instances with skewed clocks must not mint tokens.
-local time = redis.call('TIME')
-local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
+-- The caller's clock (the app's injected Clock), as every store uses.
+local now = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local refill = tonumber(ARGV[3])
 local cap = tonumber(ARGV[4])
@@ -578,7 +447,7 @@ impl crate::usage::QuotaStore for RedisStore {
             .await
             .map_err(backend)?;
         let [allowed, limit, remaining, reset, retry_after, cap_hit] = reply[..] else {
-            return Err(StoreError::Backend("unexpected quota reply".into()));
+            return Err(StoreError::message("unexpected quota reply"));
         };
         let n = |v: i64| u64::try_from(v).unwrap_or(0);
         Ok(if allowed == 1 {

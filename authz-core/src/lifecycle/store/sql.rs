@@ -1,5 +1,6 @@
-//! All four stores in SQLite or PostgreSQL, through sqlx's `Any` driver: one set of queries
-//! (`$1` placeholders work on both), two schemas.
+//! Users, sessions (families and revocations) and throttle counters in SQLite or PostgreSQL,
+//! through sqlx's `Any` driver: one set of queries (`$1` placeholders work on both), a
+//! versioned schema.
 
 use std::fmt;
 use std::path::Path;
@@ -10,8 +11,9 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row as _};
 
 use super::{
-    Failures, Family, NewUser, RefreshRecord, RefreshStore, RevocationQuery, RevocationStore,
-    Rotation, StoreError, StoreResult, ThrottleStore, User, UserStore, join_list, split_list,
+    Failures, Families, Family, NewUser, Purged, RefreshRecord, Revocation, RevocationLog,
+    RevocationQuery, Revoke, RevokeOutcome, Revoked, Rotate, Rotation, SessionStore, StoreError,
+    StoreResult, ThrottleStore, User, UserStore, join_list, split_list,
 };
 
 /// Which SQL dialect a pool speaks.
@@ -21,13 +23,61 @@ enum Dialect {
     Postgres,
 }
 
-/// Users, refresh families, revocations and throttle counters in SQLite (feature `sqlite`,
-/// embedded: a file, no server) or PostgreSQL (feature `postgres`: several instances share
-/// it). Tables are created at connect time (`authz_*`), under a lock on PostgreSQL so that
-/// instances starting together do not race.
+/// How [`SqlStore`] connects.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SqlOptions {
+    /// The longest wait for a pooled connection; a database that does not answer within it
+    /// fails the call (and the request path answers 503) instead of hanging.
+    ///
+    /// Defaults to 1 second.
+    pub acquire_timeout: Duration,
+    /// The most connections the read pool opens.
+    ///
+    /// Defaults to 16.
+    pub max_connections: u32,
+}
+
+impl Default for SqlOptions {
+    fn default() -> Self {
+        Self {
+            acquire_timeout: Duration::from_secs(1),
+            max_connections: 16,
+        }
+    }
+}
+
+impl SqlOptions {
+    /// The longest wait for a pooled connection.
+    #[must_use]
+    pub fn with_acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
+
+    /// The most connections the read pool opens.
+    #[must_use]
+    pub fn with_max_connections(mut self, max: u32) -> Self {
+        self.max_connections = max.max(1);
+        self
+    }
+}
+
+/// Users, sessions (refresh families and every revocation) and throttle counters in SQLite
+/// (feature `sqlite`, embedded: a file, no server) or PostgreSQL (feature `postgres`: several
+/// instances share it).
+///
+/// The schema is versioned (table `authz_schema`): [`SqlStore::connect`] brings a database of
+/// any earlier version up to date, in one transaction, under a lock on PostgreSQL so that
+/// instances starting together do not race. A database made before versioning (tables
+/// created with `IF NOT EXISTS`) counts as version 1.
+///
+/// | version | change |
+/// | --- | --- |
+/// | 1 | users, refresh families and tokens, revocations by `jti`/`sid`, subject marks, throttle counters |
+/// | 2 | revocations carry the sequence number of their write (one counter, taken by each revoking transaction, so commits are in sequence order) and subject marks; revoked families get their session revocation |
 ///
 /// ```no_run
-/// use std::sync::Arc;
 /// use authz_core::lifecycle::store::SqlStore;
 ///
 /// # async fn run() -> Result<(), authz_core::lifecycle::store::StoreError> {
@@ -55,7 +105,12 @@ impl fmt::Debug for SqlStore {
 fn backend(error: sqlx::Error) -> StoreError {
     // sqlx errors name the failing operation and database message; they carry no bound
     // values (no hash or password).
-    StoreError::Backend(error.to_string())
+    match error {
+        sqlx::Error::PoolTimedOut => StoreError::Timeout {
+            after: Duration::ZERO,
+        },
+        other => StoreError::backend(other),
+    }
 }
 
 fn int(value: u64) -> i64 {
@@ -66,31 +121,30 @@ fn uint(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
-const SQLITE_SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS authz_users (
+/// The schema's current version.
+pub(crate) const SCHEMA_VERSION: i64 = 2;
+
+/// Version 1, as first shipped (kept word for word: a fresh database goes through every
+/// version, so the upgrade path is the path every database takes).
+const V1_SQLITE: &[&str] = &["CREATE TABLE IF NOT EXISTS authz_users (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         username TEXT NOT NULL UNIQUE,
         email TEXT UNIQUE,
         password_hash TEXT NOT NULL,
         roles TEXT NOT NULL DEFAULT '',
         scopes TEXT NOT NULL DEFAULT '',
-        created_at BIGINT NOT NULL)",
-    "PRAGMA journal_mode = WAL",
-];
+        created_at BIGINT NOT NULL)"];
 
-const POSTGRES_SCHEMA: &[&str] = &[
-    "SELECT pg_advisory_xact_lock(7408813325105463361)",
-    "CREATE TABLE IF NOT EXISTS authz_users (
+const V1_POSTGRES: &[&str] = &["CREATE TABLE IF NOT EXISTS authz_users (
         id BIGSERIAL PRIMARY KEY,
         username TEXT NOT NULL UNIQUE,
         email TEXT UNIQUE,
         password_hash TEXT NOT NULL,
         roles TEXT NOT NULL DEFAULT '',
         scopes TEXT NOT NULL DEFAULT '',
-        created_at BIGINT NOT NULL)",
-];
+        created_at BIGINT NOT NULL)"];
 
-const COMMON_SCHEMA: &[&str] = &[
+const V1_COMMON: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS authz_refresh_families (
         id TEXT PRIMARY KEY,
         subject TEXT NOT NULL,
@@ -120,28 +174,60 @@ const COMMON_SCHEMA: &[&str] = &[
         last_failure BIGINT NOT NULL)",
 ];
 
+/// Version 2: sequenced revocations, subject marks among them, and the session revocation
+/// of every family revoked before (version 1 could keep those in Redis only).
+const V2: &[&str] = &[
+    "CREATE TABLE authz_revocation_seq (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL)",
+    "INSERT INTO authz_revocation_seq (id, seq) VALUES (1, 1)",
+    "ALTER TABLE authz_revocations ADD COLUMN mark BIGINT",
+    "ALTER TABLE authz_revocations ADD COLUMN seq BIGINT NOT NULL DEFAULT 1",
+    "INSERT INTO authz_revocations (kind, id, until, mark, seq)
+        SELECT 'sub', subject, until, mark, 1 FROM authz_subject_marks WHERE true
+        ON CONFLICT (kind, id) DO NOTHING",
+    "DROP TABLE authz_subject_marks",
+    "INSERT INTO authz_revocations (kind, id, until, seq)
+        SELECT 'sid', id, expires_at, 1 FROM authz_refresh_families
+        WHERE revoked_at IS NOT NULL
+        ON CONFLICT (kind, id) DO NOTHING",
+    "CREATE INDEX authz_revocations_seq ON authz_revocations (seq)",
+    "CREATE INDEX authz_refresh_families_expires ON authz_refresh_families (expires_at)",
+];
+
+const FAMILY_COLUMNS: &str = "id, subject, created_at, expires_at";
+const USER_COLUMNS: &str = "id, username, email, password_hash, roles, scopes, created_at";
+
 impl SqlStore {
-    /// Connects to `url` (`sqlite:…` or `postgres://…`/`postgresql://…`) and creates the
-    /// tables if they are missing. A SQLite file is created if missing.
+    /// Connects to `url` (`sqlite:…` or `postgres://…`/`postgresql://…`) with the default
+    /// [`SqlOptions`], and brings the schema up to date. A SQLite file is created if missing.
     ///
     /// # Errors
     ///
     /// [`StoreError::Backend`] if the URL names a database this build has no feature for,
-    /// the connection fails, or the tables cannot be created.
+    /// the connection fails, or the schema cannot be brought up to date (a database of a
+    /// *later* version than this build knows included).
     pub async fn connect(url: &str) -> StoreResult<Self> {
+        Self::connect_with(url, SqlOptions::default()).await
+    }
+
+    /// As [`SqlStore::connect`], with `options`.
+    ///
+    /// # Errors
+    ///
+    /// As [`SqlStore::connect`].
+    pub async fn connect_with(url: &str, options: SqlOptions) -> StoreResult<Self> {
         let dialect = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Dialect::Postgres
         } else if url.starts_with("sqlite:") {
             Dialect::Sqlite
         } else {
-            return Err(StoreError::Backend(
-                "the database URL must start with sqlite: or postgres://".into(),
+            return Err(StoreError::message(
+                "the database URL must start with sqlite: or postgres://",
             ));
         };
         if url.contains(":memory:") || url.contains("mode=memory") {
             // The read pool and the writer would each get their own empty database.
-            return Err(StoreError::Backend(
-                "in-memory SQLite is not supported; use a file, or MemoryStore".into(),
+            return Err(StoreError::message(
+                "in-memory SQLite is not supported; use a file, or MemoryStore",
             ));
         }
         let enabled = match dialect {
@@ -149,7 +235,7 @@ impl SqlStore {
             Dialect::Postgres => cfg!(feature = "postgres"),
         };
         if !enabled {
-            return Err(StoreError::Backend(format!(
+            return Err(StoreError::message(format!(
                 "authz-core was built without the `{}` feature",
                 match dialect {
                     Dialect::Sqlite => "sqlite",
@@ -167,15 +253,16 @@ impl SqlStore {
             });
         }
         let pool = AnyPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
             .connect(&url)
             .await
             .map_err(backend)?;
         let writer = match dialect {
             Dialect::Sqlite => AnyPoolOptions::new()
                 .max_connections(1)
-                .acquire_timeout(Duration::from_secs(10))
+                // Writers queue for the one connection: give them longer than readers.
+                .acquire_timeout(options.acquire_timeout.max(Duration::from_secs(5)))
                 .connect(&url)
                 .await
                 .map_err(backend)?,
@@ -204,9 +291,28 @@ impl SqlStore {
         &self.pool
     }
 
+    /// Closes the connections (at shutdown): every later call fails.
+    pub async fn close(&self) {
+        self.pool.close().await;
+        self.writer.close().await;
+    }
+
     /// `true` on PostgreSQL, `false` on SQLite.
     pub fn is_postgres(&self) -> bool {
         self.dialect == Dialect::Postgres
+    }
+
+    /// The schema version of the database (after [`SqlStore::connect`], the latest).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`].
+    pub async fn schema_version(&self) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT version FROM authz_schema")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.try_get("version").map_err(backend)
     }
 
     /// A write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
@@ -220,20 +326,61 @@ impl SqlStore {
         .map_err(backend)
     }
 
+    /// Brings the schema to [`SCHEMA_VERSION`], one version after the other, in one
+    /// transaction.
     async fn migrate(&self) -> StoreResult<()> {
-        let specific = match self.dialect {
-            Dialect::Sqlite => SQLITE_SCHEMA,
-            Dialect::Postgres => POSTGRES_SCHEMA,
-        };
         let mut tx = self.begin_write().await?;
-        for statement in specific.iter().chain(COMMON_SCHEMA) {
-            if statement.starts_with("PRAGMA") {
-                continue;
+        let exec = async |tx: &mut sqlx::Transaction<'static, sqlx::Any>, sql: &str| {
+            sqlx::query(sql)
+                .execute(&mut **tx)
+                .await
+                .map(drop)
+                .map_err(backend)
+        };
+        if self.dialect == Dialect::Postgres {
+            exec(&mut tx, "SELECT pg_advisory_xact_lock(7408813325105463361)").await?;
+        }
+        let version = self.current_version(&mut tx).await?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::message(format!(
+                "the database's schema is version {version}, newer than this build knows \
+                 ({SCHEMA_VERSION}): upgrade the app"
+            )));
+        }
+        if version < 1 {
+            let specific = match self.dialect {
+                Dialect::Sqlite => V1_SQLITE,
+                Dialect::Postgres => V1_POSTGRES,
+            };
+            for sql in specific.iter().chain(V1_COMMON) {
+                exec(&mut tx, sql).await?;
             }
-            sqlx::query(statement)
+        }
+        if version < 2 {
+            for sql in V2 {
+                exec(&mut tx, sql).await?;
+            }
+        }
+        if version < SCHEMA_VERSION {
+            exec(
+                &mut tx,
+                "CREATE TABLE IF NOT EXISTS authz_schema (version BIGINT NOT NULL)",
+            )
+            .await?;
+            exec(&mut tx, "DELETE FROM authz_schema").await?;
+            sqlx::query("INSERT INTO authz_schema (version) VALUES ($1)")
+                .bind(SCHEMA_VERSION)
                 .execute(&mut *tx)
                 .await
                 .map_err(backend)?;
+            if version > 0 {
+                tracing::info!(
+                    target: "authz_core::store",
+                    from = version,
+                    to = SCHEMA_VERSION,
+                    "database schema upgraded"
+                );
+            }
         }
         tx.commit().await.map_err(backend)?;
         if self.dialect == Dialect::Sqlite {
@@ -244,6 +391,40 @@ impl SqlStore {
                 .map_err(backend)?;
         }
         Ok(())
+    }
+
+    /// 0 for an empty database, 1 for tables made before versioning, else the recorded one.
+    async fn current_version(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    ) -> StoreResult<i64> {
+        let exists = |table: &str| match self.dialect {
+            Dialect::Sqlite => format!(
+                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '{table}'"
+            ),
+            Dialect::Postgres => format!(
+                "SELECT COUNT(*) AS n FROM information_schema.tables
+                 WHERE table_schema = current_schema() AND table_name = '{table}'"
+            ),
+        };
+        let count = async |tx: &mut sqlx::Transaction<'static, sqlx::Any>, sql: String| {
+            let row = sqlx::query(&sql)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(backend)?;
+            row.try_get::<i64, _>("n").map_err(backend)
+        };
+        if count(tx, exists("authz_schema")).await? > 0 {
+            let row = sqlx::query("SELECT MAX(version) AS version FROM authz_schema")
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(backend)?;
+            return Ok(row
+                .try_get::<Option<i64>, _>("version")
+                .map_err(backend)?
+                .unwrap_or(0));
+        }
+        Ok(i64::from(count(tx, exists("authz_users")).await? > 0))
     }
 }
 
@@ -268,8 +449,24 @@ fn family_of(row: &AnyRow) -> Result<Family, sqlx::Error> {
     })
 }
 
-const USER_COLUMNS: &str = "id, username, email, password_hash, roles, scopes, created_at";
-const FAMILY_COLUMNS: &str = "id, subject, created_at, expires_at";
+fn revocation_of(row: &AnyRow) -> Result<Option<Revocation>, sqlx::Error> {
+    let kind: String = row.try_get("kind")?;
+    let id: String = row.try_get("id")?;
+    let revoked = match kind.as_str() {
+        "jti" => Revoked::Token { id },
+        "sid" => Revoked::Session { id },
+        "sub" => Revoked::Subject {
+            id,
+            mark: uint(row.try_get::<Option<i64>, _>("mark")?.unwrap_or(i64::MAX)),
+        },
+        _ => return Ok(None),
+    };
+    Ok(Some(Revocation {
+        revoked,
+        until: uint(row.try_get("until")?),
+        seq: uint(row.try_get("seq")?),
+    }))
+}
 
 #[async_trait]
 impl UserStore for SqlStore {
@@ -341,8 +538,56 @@ impl UserStore for SqlStore {
     }
 }
 
+/// Writes `revocations` in `tx` under the next sequence number (taking the counter's row lock
+/// until the transaction ends, so that transactions commit in sequence order); returns them as
+/// stored (merged with what was there).
+async fn write_revocations(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    revocations: &[Revocation],
+) -> StoreResult<Vec<Revocation>> {
+    if revocations.is_empty() {
+        return Ok(Vec::new());
+    }
+    let row =
+        sqlx::query("UPDATE authz_revocation_seq SET seq = seq + 1 WHERE id = 1 RETURNING seq")
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(backend)?;
+    let seq: i64 = row.try_get("seq").map_err(backend)?;
+    let mut written = Vec::with_capacity(revocations.len());
+    for revocation in revocations {
+        let (kind, id, mark) = match &revocation.revoked {
+            Revoked::Token { id } => ("jti", id, None),
+            Revoked::Session { id } => ("sid", id, None),
+            Revoked::Subject { id, mark } => ("sub", id, Some(int(*mark))),
+        };
+        let row = sqlx::query(
+            "INSERT INTO authz_revocations (kind, id, until, mark, seq) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (kind, id) DO UPDATE SET
+                 until = CASE WHEN excluded.until > authz_revocations.until
+                              THEN excluded.until ELSE authz_revocations.until END,
+                 mark = CASE WHEN excluded.mark > authz_revocations.mark
+                             THEN excluded.mark ELSE authz_revocations.mark END,
+                 seq = excluded.seq
+             RETURNING kind, id, until, mark, seq",
+        )
+        .bind(kind)
+        .bind(id)
+        .bind(int(revocation.until))
+        .bind(mark)
+        .bind(seq)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(backend)?;
+        if let Some(revocation) = revocation_of(&row).map_err(backend)? {
+            written.push(revocation);
+        }
+    }
+    Ok(written)
+}
+
 #[async_trait]
-impl RefreshStore for SqlStore {
+impl SessionStore for SqlStore {
     async fn start_family(&self, family: &Family, first: &RefreshRecord) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
@@ -370,14 +615,8 @@ impl RefreshStore for SqlStore {
         tx.commit().await.map_err(backend)
     }
 
-    async fn rotate(
-        &self,
-        presented: &str,
-        next_hash: &str,
-        idle_ttl: u64,
-        reuse_grace: u64,
-        now: u64,
-    ) -> StoreResult<Rotation> {
+    async fn rotate(&self, request: &Rotate<'_>) -> StoreResult<Rotation> {
+        let now = request.now;
         if self.dialect == Dialect::Postgres {
             // One statement, one round trip: claim the token, read its family, store the
             // next token. A concurrent caller blocks on the claimed row, then finds it used
@@ -399,9 +638,9 @@ impl RefreshStore for SqlStore {
                  SELECT {FAMILY_COLUMNS} FROM family"
             ))
             .bind(int(now))
-            .bind(presented)
-            .bind(next_hash)
-            .bind(int(idle_ttl))
+            .bind(request.presented)
+            .bind(request.next_hash)
+            .bind(int(request.idle_ttl))
             .fetch_optional(&self.writer)
             .await
             .map_err(backend)?;
@@ -414,7 +653,7 @@ impl RefreshStore for SqlStore {
         // SQLite: unknown tokens (garbage, guesses) never take the one write lock.
         if self.dialect == Dialect::Sqlite {
             let known = sqlx::query("SELECT 1 AS known FROM authz_refresh_tokens WHERE hash = $1")
-                .bind(presented)
+                .bind(request.presented)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(backend)?;
@@ -438,7 +677,7 @@ impl RefreshStore for SqlStore {
                  RETURNING family_id",
             )
             .bind(int(now))
-            .bind(presented)
+            .bind(request.presented)
             .fetch_optional(&mut *tx)
             .await
             .map_err(backend)?;
@@ -456,10 +695,12 @@ impl RefreshStore for SqlStore {
                     "INSERT INTO authz_refresh_tokens (hash, family_id, issued_at, expires_at)
                      VALUES ($1, $2, $3, $4)",
                 )
-                .bind(next_hash)
+                .bind(request.next_hash)
                 .bind(&family.id)
                 .bind(int(now))
-                .bind(int(now.saturating_add(idle_ttl).min(family.expires_at)))
+                .bind(int(now
+                    .saturating_add(request.idle_ttl)
+                    .min(family.expires_at)))
                 .execute(&mut *tx)
                 .await
                 .map_err(backend)?;
@@ -474,7 +715,7 @@ impl RefreshStore for SqlStore {
              FROM authz_refresh_tokens t JOIN authz_refresh_families f ON f.id = t.family_id
              WHERE t.hash = $1",
         )
-        .bind(presented)
+        .bind(request.presented)
         .fetch_optional(&mut *tx)
         .await
         .map_err(backend)?;
@@ -488,10 +729,11 @@ impl RefreshStore for SqlStore {
             return Ok(Rotation::Revoked);
         }
         if let Some(used_at) = used_at {
-            if uint(used_at).saturating_add(reuse_grace) > now {
+            if uint(used_at).saturating_add(request.reuse_grace) > now {
                 return Ok(Rotation::Raced);
             }
-            sqlx::query(
+            // Reuse: the family and its access tokens are revoked together, or not at all.
+            let changed = sqlx::query(
                 "UPDATE authz_refresh_families SET revoked_at = $1
                  WHERE id = $2 AND revoked_at IS NULL",
             )
@@ -500,141 +742,122 @@ impl RefreshStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
+            if changed.rows_affected() == 0 {
+                // A concurrent reuse revoked it first (and wrote its session revocation).
+                return Ok(Rotation::Revoked);
+            }
+            let session = Revocation::new(
+                Revoked::Session {
+                    id: family.id.clone(),
+                },
+                request.session_until,
+            );
+            let revoked = write_revocations(&mut tx, &[session]).await?;
             tx.commit().await.map_err(backend)?;
-            return Ok(Rotation::Reused { family });
+            return Ok(Rotation::Reused { family, revoked });
         }
         Ok(Rotation::Expired)
     }
 
-    async fn revoke_by_token(&self, token_hash: &str, now: u64) -> StoreResult<Option<Family>> {
-        let row = sqlx::query(&format!(
-            "UPDATE authz_refresh_families SET revoked_at = $1
-             WHERE revoked_at IS NULL
-               AND id = (SELECT family_id FROM authz_refresh_tokens WHERE hash = $2)
-             RETURNING {FAMILY_COLUMNS}"
-        ))
-        .bind(int(now))
-        .bind(token_hash)
-        .fetch_optional(&self.writer)
-        .await
-        .map_err(backend)?;
-        row.as_ref().map(family_of).transpose().map_err(backend)
-    }
-
-    async fn revoke_family(&self, family_id: &str, now: u64) -> StoreResult<Option<Family>> {
-        let row = sqlx::query(&format!(
-            "UPDATE authz_refresh_families SET revoked_at = $1
-             WHERE id = $2 AND revoked_at IS NULL
-             RETURNING {FAMILY_COLUMNS}"
-        ))
-        .bind(int(now))
-        .bind(family_id)
-        .fetch_optional(&self.writer)
-        .await
-        .map_err(backend)?;
-        row.as_ref().map(family_of).transpose().map_err(backend)
-    }
-
-    async fn revoke_subject(&self, subject: &str, now: u64) -> StoreResult<Vec<Family>> {
-        let rows = sqlx::query(&format!(
-            "UPDATE authz_refresh_families SET revoked_at = $1
-             WHERE subject = $2 AND revoked_at IS NULL AND expires_at > $1
-             RETURNING {FAMILY_COLUMNS}"
-        ))
-        .bind(int(now))
-        .bind(subject)
-        .fetch_all(&self.writer)
-        .await
-        .map_err(backend)?;
-        rows.iter()
-            .map(family_of)
-            .collect::<Result<_, _>>()
-            .map_err(backend)
-    }
-}
-
-impl SqlStore {
-    async fn revoke_kind(&self, kind: &str, id: &str, until: u64) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO authz_revocations (kind, id, until) VALUES ($1, $2, $3)
-             ON CONFLICT (kind, id) DO UPDATE SET until = CASE
-                 WHEN excluded.until > authz_revocations.until THEN excluded.until
-                 ELSE authz_revocations.until END",
-        )
-        .bind(kind)
-        .bind(id)
-        .bind(int(until))
-        .execute(&self.writer)
-        .await
-        .map_err(backend)?;
-        Ok(())
-    }
-
-    /// Deletes revocations, marks and throttle counters that no longer matter. Run it now and
-    /// then (the examples do, hourly); nothing depends on it for correctness.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Backend`].
-    pub async fn purge_expired(&self, now: u64) -> StoreResult<()> {
-        for statement in [
-            "DELETE FROM authz_revocations WHERE until <= $1",
-            "DELETE FROM authz_subject_marks WHERE until <= $1",
-            "DELETE FROM authz_refresh_tokens WHERE family_id IN
-                 (SELECT id FROM authz_refresh_families WHERE expires_at <= $1)",
-            "DELETE FROM authz_refresh_families WHERE expires_at <= $1",
-        ] {
-            sqlx::query(statement)
-                .bind(int(now))
-                .execute(&self.writer)
+    async fn revoke(&self, request: &Revoke<'_>) -> StoreResult<RevokeOutcome> {
+        let now = int(request.now);
+        let mut tx = self.begin_write().await?;
+        let rows = match request.families {
+            Families::None => Ok(Vec::new()),
+            Families::Id(id) => {
+                sqlx::query(&format!(
+                    "UPDATE authz_refresh_families SET revoked_at = $1
+                     WHERE id = $2 AND revoked_at IS NULL
+                     RETURNING {FAMILY_COLUMNS}"
+                ))
+                .bind(now)
+                .bind(id)
+                .fetch_all(&mut *tx)
                 .await
-                .map_err(backend)?;
+            }
+            Families::OfToken(hash) => {
+                sqlx::query(&format!(
+                    "UPDATE authz_refresh_families SET revoked_at = $1
+                     WHERE revoked_at IS NULL
+                       AND id = (SELECT family_id FROM authz_refresh_tokens WHERE hash = $2)
+                     RETURNING {FAMILY_COLUMNS}"
+                ))
+                .bind(now)
+                .bind(hash)
+                .fetch_all(&mut *tx)
+                .await
+            }
+            Families::OfSubject(subject) => {
+                sqlx::query(&format!(
+                    "UPDATE authz_refresh_families SET revoked_at = $1
+                     WHERE subject = $2 AND revoked_at IS NULL AND expires_at > $1
+                     RETURNING {FAMILY_COLUMNS}"
+                ))
+                .bind(now)
+                .bind(subject)
+                .fetch_all(&mut *tx)
+                .await
+            }
         }
-        sqlx::query("DELETE FROM authz_throttle WHERE last_failure <= $1")
-            .bind(int(now.saturating_sub(24 * 3600)))
-            .execute(&self.writer)
+        .map_err(backend)?;
+        let families = rows
+            .iter()
+            .map(family_of)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(backend)?;
+        let mut revocations: Vec<Revocation> = families
+            .iter()
+            .map(|family| {
+                Revocation::new(
+                    Revoked::Session {
+                        id: family.id.clone(),
+                    },
+                    request.session_until,
+                )
+            })
+            .collect();
+        revocations.extend(request.also.iter().cloned());
+        let revocations = write_revocations(&mut tx, &revocations).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(RevokeOutcome {
+            families,
+            revocations,
+        })
+    }
+
+    async fn revocations_since(&self, after: u64, now: u64) -> StoreResult<RevocationLog> {
+        // The sequence first: every transaction up to it has committed (they commit in
+        // sequence order), so the entries read next hold all of them.
+        let row = sqlx::query("SELECT seq FROM authz_revocation_seq WHERE id = 1")
+            .fetch_one(&self.pool)
             .await
             .map_err(backend)?;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl RevocationStore for SqlStore {
-    async fn revoke_token(&self, token_id: &str, until: u64) -> StoreResult<()> {
-        self.revoke_kind("jti", token_id, until).await
-    }
-
-    async fn revoke_session(&self, session_id: &str, until: u64) -> StoreResult<()> {
-        self.revoke_kind("sid", session_id, until).await
-    }
-
-    async fn revoke_subject_before(&self, subject: &str, mark: u64, until: u64) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO authz_subject_marks (subject, mark, until) VALUES ($1, $2, $3)
-             ON CONFLICT (subject) DO UPDATE SET
-                 mark = CASE WHEN excluded.mark > authz_subject_marks.mark
-                             THEN excluded.mark ELSE authz_subject_marks.mark END,
-                 until = CASE WHEN excluded.until > authz_subject_marks.until
-                              THEN excluded.until ELSE authz_subject_marks.until END",
+        let seq = uint(row.try_get("seq").map_err(backend)?);
+        let rows = sqlx::query(
+            "SELECT kind, id, until, mark, seq FROM authz_revocations
+             WHERE seq > $1 AND until > $2 ORDER BY seq",
         )
-        .bind(subject)
-        .bind(int(mark))
-        .bind(int(until))
-        .execute(&self.writer)
+        .bind(int(after))
+        .bind(int(now))
+        .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        Ok(())
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if let Some(revocation) = revocation_of(row).map_err(backend)? {
+                entries.push(revocation);
+            }
+        }
+        Ok(RevocationLog { entries, seq })
     }
 
     async fn is_revoked(&self, query: RevocationQuery<'_>, now: u64) -> StoreResult<bool> {
         // One round trip: a revoked jti or sid, or a subject mark at or after iat.
         let row = sqlx::query(
             "SELECT 1 AS hit FROM authz_revocations
-               WHERE until > $1 AND ((kind = 'jti' AND id = $2) OR (kind = 'sid' AND id = $3))
-             UNION ALL
-             SELECT 1 AS hit FROM authz_subject_marks
-               WHERE subject = $4 AND until > $1 AND mark >= $5
+             WHERE until > $1
+               AND ((kind = 'jti' AND id = $2) OR (kind = 'sid' AND id = $3)
+                    OR (kind = 'sub' AND id = $4 AND mark >= $5))
              LIMIT 1",
         )
         .bind(int(now))
@@ -646,6 +869,27 @@ impl RevocationStore for SqlStore {
         .await
         .map_err(backend)?;
         Ok(row.is_some())
+    }
+
+    async fn purge_expired(&self, now: u64) -> StoreResult<Purged> {
+        let mut rows = 0;
+        for statement in [
+            "DELETE FROM authz_revocations WHERE until <= $1",
+            "DELETE FROM authz_refresh_tokens WHERE family_id IN
+                 (SELECT id FROM authz_refresh_families WHERE expires_at <= $1)",
+            "DELETE FROM authz_refresh_families WHERE expires_at <= $1",
+            // A used token past its own expiry can no longer be refreshed with; presenting it
+            // again is refused as unknown.
+            "DELETE FROM authz_refresh_tokens WHERE used_at IS NOT NULL AND expires_at <= $1",
+        ] {
+            rows += sqlx::query(statement)
+                .bind(int(now))
+                .execute(&self.writer)
+                .await
+                .map_err(backend)?
+                .rows_affected();
+        }
+        Ok(Purged { rows })
     }
 }
 
@@ -699,5 +943,16 @@ impl ThrottleStore for SqlStore {
             .await
             .map_err(backend)?;
         Ok(())
+    }
+
+    async fn purge_expired(&self, before: u64) -> StoreResult<Purged> {
+        let result = sqlx::query("DELETE FROM authz_throttle WHERE last_failure <= $1")
+            .bind(int(before))
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?;
+        Ok(Purged {
+            rows: result.rows_affected(),
+        })
     }
 }

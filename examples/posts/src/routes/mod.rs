@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::json;
+use std::error::Error as _;
 
 /// An error response in the AuthLayer's shape: `{"detail", "code"}`.
 #[derive(Debug)]
@@ -44,25 +45,46 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_body", detail)
     }
 
-    /// 503, logged with the cause (which never holds a secret: sqlx errors carry no bound
-    /// values).
+    /// 503 `temporarily_unavailable` with `Retry-After`, logged with the cause (which never
+    /// holds a secret: sqlx errors carry no bound values).
     pub fn unavailable(error: impl std::fmt::Display) -> Self {
-        tracing::error!(target: "posts", %error, "database error");
+        tracing::error!(target: "posts", %error, "store unavailable");
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "database_unavailable",
-            "The database is unavailable; try again",
+            "temporarily_unavailable",
+            "The service is temporarily unavailable; try again",
         )
+    }
+}
+
+impl From<authz_axum::lifecycle::LifecycleError> for ApiError {
+    fn from(error: authz_axum::lifecycle::LifecycleError) -> Self {
+        if error.is_unavailable() {
+            Self::unavailable(
+                error
+                    .source()
+                    .map_or_else(|| error.to_string(), ToString::to_string),
+            )
+        } else {
+            Self::new(StatusCode::BAD_REQUEST, error.code(), error.to_string())
+        }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             axum::Json(json!({"detail": self.detail, "code": self.code})),
         )
-            .into_response()
+            .into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("2"),
+            );
+        }
+        response
     }
 }
 

@@ -1,5 +1,6 @@
 //! Seed 004's "how much does a specific user query an API": `GET /usage` (admin) and
-//! `GET /usage/me`, from the `UsageLayer`'s counters.
+//! `GET /usage/me`. With `REDIS_URL` the counts are every instance's, from Redis; otherwise
+//! this instance's, from the `UsageLayer`'s counters.
 
 use authz_axum::usage::Granularity;
 use authz_axum::{Auth, require_auth};
@@ -8,6 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+use super::ApiError;
 use crate::AppState;
 
 /// The routes.
@@ -25,28 +27,50 @@ fn today() -> (u64, u64) {
     (start, start + 86_400)
 }
 
-/// Requests per user today (UTC), anonymous callers by address.
+/// Requests per caller today (UTC): users by subject id and username, anonymous callers by
+/// address (`anon:…`, no username).
 #[require_auth(role = "admin")]
-async fn all(State(state): State<AppState>) -> Json<Value> {
+async fn all(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let (from, to) = today();
-    let users: Vec<Value> = state
-        .meter
-        .totals(from, to)
-        .into_iter()
-        .map(|(subject, requests)| json!({"subject": subject, "requests": requests}))
-        .collect();
-    Json(json!({"from": from, "to": to, "users": users}))
+    let totals = match &state.redis {
+        Some(redis) => redis
+            .usage_totals(from)
+            .await
+            .map_err(ApiError::unavailable)?,
+        None => state.meter.totals(from, to),
+    };
+    let mut users = Vec::with_capacity(totals.len());
+    for (subject, requests) in totals {
+        let username = match subject.parse::<i64>() {
+            Ok(id) => state
+                .tokens
+                .users()
+                .user_by_id(id)
+                .await
+                .map_err(ApiError::unavailable)?
+                .map(|user| user.username),
+            Err(_) => None,
+        };
+        users.push(json!({"subject": subject, "username": username, "requests": requests}));
+    }
+    Ok(Json(json!({"from": from, "to": to, "users": users})))
 }
 
 /// The caller's requests today, by route, method and status class.
 #[require_auth]
-async fn me(State(state): State<AppState>, Auth(user): Auth) -> Json<Value> {
+async fn me(State(state): State<AppState>, Auth(user): Auth) -> Result<Json<Value>, ApiError> {
     let (from, to) = today();
-    let rows = state
-        .meter
-        .usage(Some(user.subject()), Granularity::Day, from, to);
+    let rows = match &state.redis {
+        Some(redis) => redis
+            .usage_of(user.subject(), from)
+            .await
+            .map_err(ApiError::unavailable)?,
+        None => state
+            .meter
+            .usage(Some(user.subject()), Granularity::Day, from, to),
+    };
     let total: u64 = rows.iter().map(|r| r.count).sum();
-    Json(
+    Ok(Json(
         json!({"subject": user.subject(), "from": from, "to": to, "requests": total, "by_route": rows}),
-    )
+    ))
 }

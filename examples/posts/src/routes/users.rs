@@ -1,8 +1,10 @@
-//! The seed's `routers/user.py`: `POST /users` (and `/users/register`, seed 004's path),
-//! `GET /users/{id}`.
+//! The seed's `routers/user.py`: `POST /users` (and `/users/register`, seed 004's path), which
+//! need no token, and `GET /users/{id}`, which does (an account's email is shown only to its
+//! owner and to admins).
 
 use authz_axum::lifecycle::LifecycleError;
 use authz_axum::lifecycle::store::User;
+use authz_axum::{Auth, require_auth};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -41,12 +43,16 @@ impl From<User> for UserOut {
     }
 }
 
-/// The routes.
-pub fn routes() -> Router<AppState> {
+/// The routes that need no token (mounted outside the AuthLayer).
+pub fn public_routes() -> Router<AppState> {
     Router::new()
         .route("/users", post(create))
         .route("/users/register", post(create))
-        .route("/users/{id}", get(show))
+}
+
+/// The routes that need one.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/users/{id}", get(show))
 }
 
 fn roles_for(state: &AppState, username: &str) -> Vec<&'static str> {
@@ -78,17 +84,33 @@ async fn create(
             LifecycleError::InvalidInput(_) | LifecycleError::Password(_) => {
                 ApiError::invalid(error.to_string())
             }
-            other => ApiError::unavailable(other),
+            other => ApiError::from(other),
         })?;
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
+/// A user's profile, for a logged-in caller; the email only for the account's owner and for
+/// admins.
+#[require_auth]
 async fn show(
     State(state): State<AppState>,
+    Auth(caller): Auth,
     Path(id): Path<i64>,
 ) -> Result<Json<UserOut>, ApiError> {
-    match state.tokens.users().user_by_id(id).await {
-        Ok(Some(user)) => Ok(Json(user.into())),
+    let user = tokio::time::timeout(
+        state.tokens.store_timeout(),
+        state.tokens.users().user_by_id(id),
+    )
+    .await
+    .map_err(|_| ApiError::unavailable("the user store did not answer in time"))?;
+    match user {
+        Ok(Some(user)) => {
+            let mut out = UserOut::from(user);
+            if caller.subject() != id.to_string() && !caller.has_role("admin") {
+                out.email = None;
+            }
+            Ok(Json(out))
+        }
         Ok(None) => Err(ApiError::not_found("user", id)),
         Err(error) => Err(ApiError::unavailable(error)),
     }
