@@ -9,4 +9,5 @@ fn main() {
     probe_service("AUTHZ_TEST_REDIS_URL", "authz_redis");
     watch_python();
     probe_python("requests", "authz_py_requests", "AUTHZ_REQUIRE_PYJWT");
+    probe_faults();
 }

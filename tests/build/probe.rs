@@ -15,15 +15,17 @@
 // | `authz_redis_server` | `redis-server` is on `PATH` (tests that start their own) |
 // | `authz_pyjwt` | `python3` imports `jwt` and `cryptography` |
 // | `authz_py_requests` | `python3` imports `requests` |
+// | `authz_faults` | `AUTHZ_FAULTS=1` (the slow fault-injection suite; needs PostgreSQL's server binaries and `redis-server`) |
 
 use std::process::{Command, Stdio};
 
-const CFGS: [&str; 5] = [
+const CFGS: [&str; 6] = [
     "authz_postgres",
     "authz_redis",
     "authz_redis_server",
     "authz_pyjwt",
     "authz_py_requests",
+    "authz_faults",
 ];
 
 #[allow(dead_code)]
@@ -78,6 +80,31 @@ fn probe_program(program: &str, cfg: &str) {
         found(cfg);
     } else if required("AUTHZ_REQUIRE_SERVICES") {
         panic!("{program} is not on PATH but AUTHZ_REQUIRE_SERVICES=1");
+    }
+}
+
+/// The fault-injection suite, on request (`AUTHZ_FAULTS=1`): it needs PostgreSQL's server
+/// binaries and `redis-server`.
+#[allow(dead_code)]
+fn probe_faults() {
+    println!("cargo::rerun-if-env-changed=AUTHZ_FAULTS");
+    if !required("AUTHZ_FAULTS") {
+        return;
+    }
+    let initdb = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|entries| entries.flatten().any(|e| e.path().join("bin/initdb").exists()))
+        .unwrap_or(false)
+        || std::env::var_os("AUTHZ_PG_BIN").is_some();
+    let redis = Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if initdb && redis {
+        found("authz_faults");
+    } else {
+        panic!("AUTHZ_FAULTS=1 but PostgreSQL's server binaries or redis-server are missing");
     }
 }
 

@@ -14,8 +14,9 @@
 //! the others) could miss.
 //!
 //! Propagation to other instances: the fan-out (Redis pub/sub) brings a revocation within
-//! milliseconds; without it, or while it is down, the next poll does, within
-//! [`RevocationOptions::poll_interval`].
+//! milliseconds; without one, the next poll does, within
+//! [`RevocationOptions::poll_interval`] (1 s); while a configured fan-out is down, within
+//! [`RevocationOptions::fallback_poll_interval`] (100 ms).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
@@ -33,6 +34,11 @@ pub struct RevocationOptions {
     ///
     /// Defaults to 1 second.
     pub poll_interval: Duration,
+    /// How often it asks while a configured fan-out is down (Redis unreachable): the bound on
+    /// propagation then.
+    ///
+    /// Defaults to 100 milliseconds.
+    pub fallback_poll_interval: Duration,
     /// How long after its last successful catch-up the mirror still answers on its own
     /// (while the durable store is down); after that, checks ask the store, and answer
     /// "unavailable" if it cannot answer.
@@ -45,6 +51,7 @@ impl Default for RevocationOptions {
     fn default() -> Self {
         Self {
             poll_interval: Duration::from_secs(1),
+            fallback_poll_interval: Duration::from_millis(100),
             max_staleness: Duration::from_secs(30),
         }
     }
@@ -55,6 +62,13 @@ impl RevocationOptions {
     #[must_use]
     pub fn with_poll_interval(mut self, every: Duration) -> Self {
         self.poll_interval = every.max(Duration::from_millis(10));
+        self
+    }
+
+    /// How often the mirror polls the durable store while the fan-out is down.
+    #[must_use]
+    pub fn with_fallback_poll_interval(mut self, every: Duration) -> Self {
+        self.fallback_poll_interval = every.max(Duration::from_millis(10));
         self
     }
 
@@ -255,6 +269,8 @@ async fn follow(
 ) {
     let mut failing = false;
     let mut catch_ups: u64 = 0;
+    // With a fan-out, polling is the backstop; while it is down, polling is the only path.
+    let mut fanout_up = false;
     loop {
         let Some(current) = mirror.upgrade() else {
             return;
@@ -295,6 +311,11 @@ async fn follow(
         let wake = current.wake.notified();
         tokio::pin!(wake);
         loop {
+            let poll = if events.is_some() && !fanout_up {
+                options.fallback_poll_interval
+            } else {
+                options.poll_interval
+            };
             let event = async {
                 match events.as_mut() {
                     Some(receiver) => receiver.recv().await,
@@ -302,7 +323,7 @@ async fn follow(
                 }
             };
             tokio::select! {
-                () = tokio::time::sleep(options.poll_interval) => break,
+                () = tokio::time::sleep(poll) => break,
                 () = &mut wake => break,
                 event = event => match event {
                     Some(FanoutEvent::Revoked(revocations)) => {
@@ -317,7 +338,14 @@ async fn follow(
                             break;
                         }
                     }
-                    Some(FanoutEvent::Resubscribed) => break,
+                    Some(FanoutEvent::Resubscribed) => {
+                        fanout_up = true;
+                        break;
+                    }
+                    Some(FanoutEvent::Lost) => {
+                        fanout_up = false;
+                        break;
+                    }
                     None => events = None,
                 },
             }

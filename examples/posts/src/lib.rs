@@ -12,6 +12,7 @@ pub mod db;
 pub mod routes;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use authz_axum::lifecycle::TokenService;
 use authz_axum::lifecycle::store::{RedisStore, SqlStore};
@@ -35,6 +36,27 @@ pub struct Config {
     /// made once and kept in the database, so that restarts and other instances on the same
     /// database accept the tokens.
     pub secret: Option<String>,
+    /// `AUTHZ_REFRESH_REUSE_GRACE` (seconds, default 2): how recently a refresh token may
+    /// have been used for a second use to count as two tabs refreshing at once rather than a
+    /// theft (`0`: every second use revokes the session).
+    pub reuse_grace: Duration,
+    /// `AUTHZ_QUOTA_USER` (`burst/per-second`, default `100/20`): each user's request quota.
+    pub user_quota: (u32, f64),
+    /// `AUTHZ_QUOTA_ANONYMOUS` (default `60/10`): each anonymous address's request quota.
+    pub anonymous_quota: (u32, f64),
+}
+
+/// `burst/per-second`, e.g. `100/20`.
+fn parse_quota(name: &str, text: &str) -> Result<(u32, f64), String> {
+    let parsed = text.split_once('/').and_then(|(burst, rate)| {
+        Some((burst.trim().parse().ok()?, rate.trim().parse::<f64>().ok()?))
+    });
+    match parsed {
+        Some((burst, rate)) if burst > 0 && rate > 0.0 && rate.is_finite() => Ok((burst, rate)),
+        _ => Err(format!(
+            "{name} must be burst/per-second with both above 0, like 100/20"
+        )),
+    }
 }
 
 impl Config {
@@ -42,7 +64,7 @@ impl Config {
     ///
     /// # Errors
     ///
-    /// Never today; kept fallible for validation.
+    /// A variable that does not parse, with a message naming it.
     pub fn from_env() -> Result<Self, String> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         Ok(Self {
@@ -59,6 +81,20 @@ impl Config {
                 })
                 .unwrap_or_default(),
             secret: var("AUTHZ_SECRET"),
+            reuse_grace: match var("AUTHZ_REFRESH_REUSE_GRACE") {
+                Some(secs) => Duration::from_secs(secs.trim().parse().map_err(|_| {
+                    "AUTHZ_REFRESH_REUSE_GRACE must be a whole number of seconds".to_owned()
+                })?),
+                None => Duration::from_secs(2),
+            },
+            user_quota: match var("AUTHZ_QUOTA_USER") {
+                Some(text) => parse_quota("AUTHZ_QUOTA_USER", &text)?,
+                None => (100, 20.0),
+            },
+            anonymous_quota: match var("AUTHZ_QUOTA_ANONYMOUS") {
+                Some(text) => parse_quota("AUTHZ_QUOTA_ANONYMOUS", &text)?,
+                None => (60, 10.0),
+            },
         })
     }
 
@@ -124,6 +160,7 @@ pub async fn app(config: &Config) -> Result<Router, String> {
     let mut builder = TokenService::builder(key)
         .with_issuer("posts")
         .with_audience("posts")
+        .with_refresh_reuse_grace(config.reuse_grace)
         .with_store(store.clone());
     let redis = match &config.redis_url {
         Some(url) => Some(Arc::new(
@@ -142,12 +179,12 @@ pub async fn app(config: &Config) -> Result<Router, String> {
     if !tokens.load_revocations().await {
         tracing::warn!(target: "posts", "revocations not loaded yet; checks ask the database until they are");
     }
-    tokens.spawn_housekeeping(std::time::Duration::from_secs(3600));
+    tokens.spawn_housekeeping(Duration::from_secs(3600));
 
     let meter = match &redis {
         Some(redis) => {
             let meter = Arc::new(UsageMeter::new().exporting());
-            redis.spawn_usage_flush(&meter, std::time::Duration::from_secs(1));
+            redis.spawn_usage_flush(&meter, Duration::from_secs(1));
             meter
         }
         None => Arc::new(UsageMeter::new()),
@@ -159,10 +196,14 @@ pub async fn app(config: &Config) -> Result<Router, String> {
         meter: meter.clone(),
         redis,
     };
-    // Per caller: bursts of 100 then 20/s for users, 60 then 10/s per anonymous address.
+    // Per caller: bursts of 100 then 20/s for users, 60 then 10/s per anonymous address
+    // (AUTHZ_QUOTA_USER, AUTHZ_QUOTA_ANONYMOUS).
     let quotas = Quotas::new()
-        .for_authenticated(Quota::rate(100, 20.0))
-        .for_anonymous(Quota::rate(60, 10.0));
+        .for_authenticated(Quota::rate(config.user_quota.0, config.user_quota.1))
+        .for_anonymous(Quota::rate(
+            config.anonymous_quota.0,
+            config.anonymous_quota.1,
+        ));
     routes::users::grant_admins(&state)
         .await
         .map_err(|e| e.to_string())?;

@@ -472,6 +472,9 @@ pub enum FanoutEvent {
     /// The subscription was (re)established: messages may have been missed since the last
     /// one, so the mirror catches up with the durable store now.
     Resubscribed,
+    /// The subscription is lost (Redis down or frozen): until the next
+    /// [`Resubscribed`](Self::Resubscribed), the mirror polls the durable store more often.
+    Lost,
 }
 
 /// Tells the other instances of an app about revocations as soon as they are committed, so
@@ -483,8 +486,9 @@ pub trait Fanout: Send + Sync + 'static {
     /// Publishes one transaction's revocations.
     async fn publish(&self, revocations: &[Revocation]) -> StoreResult<()>;
     /// Starts following what the other instances publish; the receiver gets
-    /// [`FanoutEvent::Resubscribed`] first and after every reconnection. The subscription
-    /// ends when the receiver is dropped.
+    /// [`FanoutEvent::Resubscribed`] first and after every reconnection, and
+    /// [`FanoutEvent::Lost`] when the subscription breaks. It ends when the receiver is
+    /// dropped.
     fn subscribe(&self) -> tokio::sync::mpsc::Receiver<FanoutEvent>;
 }
 

@@ -269,10 +269,13 @@ async fn follow(
             }
             let mut messages = pubsub.into_on_message();
             // A quiet subscription can die without a reset (NAT, a frozen server): check that
-            // the server answers every 5 s, and resubscribe when it does not.
-            let mut ping = client.get_multiplexed_async_connection().await.ok();
+            // the server answers every 2 s, and resubscribe when it does not.
+            let mut ping = tokio::time::timeout(timeout, client.get_multiplexed_async_connection())
+                .await
+                .ok()
+                .and_then(Result::ok);
             loop {
-                match tokio::time::timeout(Duration::from_secs(5), messages.next()).await {
+                match tokio::time::timeout(Duration::from_secs(2), messages.next()).await {
                     Ok(Some(message)) => {
                         let Ok(payload) = message.get_payload::<String>() else {
                             continue;
@@ -310,7 +313,7 @@ async fn follow(
                 }
             }
         }
-        if sender.is_closed() {
+        if sender.send(FanoutEvent::Lost).await.is_err() {
             return;
         }
         tracing::warn!(
@@ -318,7 +321,7 @@ async fn follow(
             "revocation fan-out lost Redis; mirrors poll the durable store until it is back"
         );
         tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(5));
+        backoff = (backoff * 2).min(Duration::from_secs(1));
     }
 }
 
