@@ -94,7 +94,8 @@ pub use policy::{AsyncCheck, Check, Denied, Requirement};
 pub use principal::{ClaimMapping, ClaimPath, Principal};
 pub use verify::{Verifier, VerifierBuilder};
 
-#[cfg(doctest)]
+/// The README's examples use the lifecycle too.
+#[cfg(all(doctest, feature = "lifecycle"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 

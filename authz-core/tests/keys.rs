@@ -257,9 +257,14 @@ fn single_jwk_loading_allows_hmac_but_checks_it() {
 #[test]
 fn key_set_rules() {
     let hs = VerifyingKey::from_secret(Algorithm::HS256, SECRET).unwrap();
-    let ed = SigningKey::generate(Algorithm::EdDSA)
-        .unwrap()
-        .verifying_key();
+    // A public key as loaded from PEM: no kid (generated keys are named by their thumbprint).
+    let generated = SigningKey::generate(Algorithm::EdDSA).unwrap();
+    let ed = VerifyingKey::from_pem(
+        Algorithm::EdDSA,
+        generated.verifying_key().to_pem().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(ed.kid(), None);
     assert_eq!(KeySet::new([]).unwrap_err(), KeyError::EmptySet);
     assert_eq!(
         KeySet::new([hs.clone().with_kid("h"), ed.clone().with_kid("e")]).unwrap_err(),
@@ -299,4 +304,47 @@ fn hmac_secret_lengths_per_algorithm() {
         );
         assert_eq!(authz_core::generate_secret(alg).unwrap().len(), min);
     }
+}
+
+#[test]
+fn thumbprints_follow_rfc_7638() {
+    // RFC 7638 §3.1: the RSA key of RFC 7517 Appendix A.1 and its thumbprint.
+    let jwk = r#"{"kty":"RSA","alg":"RS256","kid":"2011-04-29","e":"AQAB","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"}"#;
+    let key = authz_core::VerifyingKey::from_jwk(jwk).unwrap();
+    assert_eq!(
+        key.thumbprint().as_deref(),
+        Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs")
+    );
+    // Generated keys are named by theirs; HMAC keys are not (it would publish a hash of the
+    // secret).
+    for alg in [
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+        Algorithm::PS256,
+    ] {
+        let key = SigningKey::generate(alg).unwrap();
+        let thumbprint = key.verifying_key().thumbprint().unwrap();
+        assert_eq!(key.kid(), Some(thumbprint.as_str()), "{alg:?}");
+        assert_ne!(
+            SigningKey::generate(alg).unwrap().kid(),
+            key.kid(),
+            "two keys, two names"
+        );
+    }
+    let hmac = SigningKey::generate(Algorithm::HS256).unwrap();
+    assert_eq!(hmac.kid(), None);
+    assert_eq!(hmac.verifying_key().thumbprint(), None);
+    // A key ring names a key without kid by its thumbprint.
+    let unnamed = SigningKey::generate(Algorithm::ES256)
+        .unwrap()
+        .with_kid("temp");
+    let ring = authz_core::key::KeyRing::new(
+        SigningKey::from_pem(Algorithm::ES256, unnamed.to_pkcs8_pem().unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        ring.published_kids(),
+        [unnamed.verifying_key().thumbprint().unwrap()]
+    );
 }

@@ -228,11 +228,9 @@ impl ClientAssertions {
         if key.is_symmetric() {
             return Err(AssertionError::Invalid(ErrorKind::AlgorithmNotAllowed));
         }
-        // The registered key is the only one trusted, whatever `kid` the token names.
-        let key = match key.kid() {
-            Some(_) => key,
-            None => key.with_kid(client.clone()),
-        };
+        // The registered key is the only one trusted, whatever `kid` the token names (the
+        // client may name its key as it likes, by its thumbprint say).
+        let key = key.without_kid();
         let verifier = Verifier::builder(KeySet::single(key))
             .with_audience(self.audience.clone())
             .with_issuer(client.clone())

@@ -299,4 +299,24 @@ impl Jwk {
         debug_assert_ne!(alg.family(), KeyFamily::Hmac);
         Some(jwk)
     }
+
+    /// The RFC 7638 thumbprint of a public key: SHA-256 of its required members in
+    /// lexicographic order, no whitespace, base64url. `None` for an HMAC secret (its thumbprint
+    /// would publish a hash of the secret in every token).
+    pub(crate) fn thumbprint(key: &VerifyingKey) -> Option<String> {
+        use sha2::{Digest as _, Sha256};
+        let jwk = Self::from_public(key)?;
+        let canonical = match key.public() {
+            Public::Rsa { .. } => format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, jwk.e?, jwk.n?),
+            Public::Ec { .. } => format!(
+                r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+                jwk.crv?, jwk.x?, jwk.y?
+            ),
+            Public::Ed { .. } => {
+                format!(r#"{{"crv":"{}","kty":"OKP","x":"{}"}}"#, jwk.crv?, jwk.x?)
+            }
+            Public::Secret => return None,
+        };
+        Some(URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes())))
+    }
 }

@@ -185,6 +185,17 @@ impl VerifyingKey {
         self
     }
 
+    /// The same key with no `kid`: alone in a set, it verifies a token whatever `kid` the
+    /// token names (for a key chosen by other means, such as a client assertion's `iss`).
+    #[cfg_attr(
+        not(feature = "assertion"),
+        expect(dead_code, reason = "used by client assertions")
+    )]
+    pub(crate) fn without_kid(mut self) -> Self {
+        self.kid = None;
+        self
+    }
+
     /// The algorithm this key is bound to.
     pub fn algorithm(&self) -> Algorithm {
         self.alg
@@ -228,6 +239,22 @@ impl VerifyingKey {
     /// The public key as a JWK (with `kid`, `alg`, `use: sig`); `None` for an HMAC secret.
     pub fn to_jwk(&self) -> Option<Jwk> {
         Jwk::from_public(self)
+    }
+
+    /// The key's RFC 7638 JWK thumbprint (SHA-256, base64url): a `kid` that names this key
+    /// and no other, so that a restarted issuer never reuses a `kid` for another key. `None`
+    /// for an HMAC secret, whose thumbprint would publish a hash of the secret.
+    ///
+    /// ```
+    /// use authz_core::{Algorithm, SigningKey};
+    /// let key = SigningKey::generate(Algorithm::ES256)?;
+    /// let thumbprint = key.verifying_key().thumbprint().unwrap();
+    /// assert_eq!(key.kid(), Some(thumbprint.as_str()), "generated keys are named by it");
+    /// assert_eq!(thumbprint.len(), 43);
+    /// # Ok::<(), authz_core::KeyError>(())
+    /// ```
+    pub fn thumbprint(&self) -> Option<String> {
+        Jwk::thumbprint(self)
     }
 
     fn from_spki(alg: Algorithm, der: &[u8]) -> Result<Self, KeyError> {
@@ -511,20 +538,33 @@ impl SigningKey {
     }
 
     /// Generates a new key: a random secret of the hash size for HS*, RSA-2048 for RS*/PS*,
-    /// a P-256/P-384 key for ES256/ES384, an Ed25519 key for EdDSA.
+    /// a P-256/P-384 key for ES256/ES384, an Ed25519 key for EdDSA. An asymmetric key is named
+    /// by its RFC 7638 thumbprint (`kid`), so that no two keys share a name; replace it with
+    /// [`with_kid`](Self::with_kid).
     ///
     /// # Errors
     ///
     /// If the backend fails to generate (practically never).
     pub fn generate(alg: Algorithm) -> Result<Self, KeyError> {
-        match alg.family() {
+        let key = match alg.family() {
             KeyFamily::Hmac => {
                 let secret = generate_secret(alg)?;
-                Self::from_secret(alg, &secret)
+                return Self::from_secret(alg, &secret);
             }
             KeyFamily::Rsa => Self::from_pkcs8(alg, &backend::generate_rsa(2048)?),
             KeyFamily::Ec => Self::from_pkcs8(alg, &backend::generate_ec(alg)?),
             KeyFamily::Ed => Self::from_pkcs8(alg, &backend::generate_ed25519()?),
+        }?;
+        Ok(key.with_thumbprint_kid())
+    }
+
+    /// Names the key by its RFC 7638 thumbprint ([`VerifyingKey::thumbprint`]): the `kid` of
+    /// generated keys and of key-ring keys without one. An HMAC key keeps its `kid`.
+    #[must_use]
+    pub fn with_thumbprint_kid(self) -> Self {
+        match self.verifying_key().thumbprint() {
+            Some(thumbprint) => self.with_kid(thumbprint),
+            None => self,
         }
     }
 
@@ -537,7 +577,7 @@ impl SigningKey {
         if alg.family() != KeyFamily::Rsa {
             return Err(KeyError::WrongKeyType { alg, found: "RSA" });
         }
-        Self::from_pkcs8(alg, &backend::generate_rsa(bits)?)
+        Ok(Self::from_pkcs8(alg, &backend::generate_rsa(bits)?)?.with_thumbprint_kid())
     }
 
     /// Sets the key id written in the `kid` header of tokens this key signs.

@@ -71,15 +71,15 @@ impl Ring {
 }
 
 impl KeyRing {
-    /// A ring signing with `current`, which must be asymmetric and have a `kid` (a published
-    /// set names its keys).
+    /// A ring signing with `current`, which must be asymmetric. A key without a `kid` is
+    /// named by its RFC 7638 thumbprint (a published set names its keys, and a thumbprint
+    /// never names two keys, across restarts included).
     ///
     /// # Errors
     ///
-    /// [`KeyError::MissingKid`] without `kid`; [`KeyError::Config`] for an HMAC key (it
-    /// cannot be published).
+    /// [`KeyError::Config`] for an HMAC key (it cannot be published).
     pub fn new(current: SigningKey) -> Result<Self, KeyError> {
-        check(&current)?;
+        let current = check(current)?;
         let published = KeySet::single(current.verifying_key());
         let jwks = published.to_jwks_string().into();
         let shared = SharedKeySet::new(published.clone());
@@ -116,7 +116,7 @@ impl KeyRing {
     ///
     /// As [`KeyRing::new`], and [`KeyError::DuplicateKid`] if its `kid` is in use.
     pub fn stage(&self, next: SigningKey) -> Result<(), KeyError> {
-        check(&next)?;
+        let next = check(next)?;
         let mut ring = self.write();
         let previous = ring.next.replace(next);
         if let Err(error) = ring.rebuild() {
@@ -186,14 +186,15 @@ impl KeyRing {
     }
 }
 
-fn check(key: &SigningKey) -> Result<(), KeyError> {
-    if key.kid().is_none() {
-        return Err(KeyError::MissingKid);
-    }
+/// A key fit for the ring: asymmetric, named (by its thumbprint when it has no `kid`).
+fn check(key: SigningKey) -> Result<SigningKey, KeyError> {
     if key.algorithm().is_symmetric() {
         return Err(KeyError::Config(
             "an HMAC key cannot be published; use RS/PS/ES/EdDSA".into(),
         ));
     }
-    Ok(())
+    Ok(match key.kid() {
+        Some(_) => key,
+        None => key.with_thumbprint_kid(),
+    })
 }

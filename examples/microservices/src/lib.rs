@@ -15,6 +15,7 @@ use authz_axum::remote::{RemoteKeySet, RemoteOptions};
 use authz_axum::token::TokenRoutes;
 use authz_axum::{Algorithm, Auth, AuthLayer, SigningKey, Verifier, require_auth};
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
@@ -69,50 +70,74 @@ pub struct Issuer {
     generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
-fn new_key(generation: u64) -> Result<SigningKey, String> {
-    Ok(SigningKey::generate(Algorithm::ES256)
-        .map_err(|e| e.to_string())?
-        .with_kid(format!("issuer-{generation}")))
+/// A new signing key, named by its RFC 7638 thumbprint (what `SigningKey::generate` does): a
+/// restarted issuer never names a new key like an old one that verifiers may still cache.
+fn new_key() -> Result<SigningKey, String> {
+    SigningKey::generate(Algorithm::ES256).map_err(|e| e.to_string())
 }
 
 impl Issuer {
-    /// One rotation with overlap: publish a new key, wait until every verifier's cached
-    /// JWKS has expired (max-age + 1 s), then sign with it; the old key stays published until
-    /// its last token expires (access lifetime + 60 s of leeway).
+    /// Publishes a new key (staged: it does not sign yet); returns its `kid`.
     ///
     /// # Errors
     ///
     /// If a key cannot be made.
-    pub async fn rotate(&self) -> Result<String, String> {
-        let generation = self
-            .generation
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-            + 1;
-        let next = new_key(generation)?;
+    pub fn stage(&self) -> Result<String, String> {
+        let next = new_key()?;
         let kid = next.kid().unwrap_or_default().to_owned();
         self.ring.stage(next).map_err(|e| e.to_string())?;
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(kid)
+    }
+
+    /// Once every verifier's cached JWKS has expired (max-age + 1 s), signs with the staged
+    /// key; the old key stays published until its last token expires (access lifetime + 60 s
+    /// of leeway).
+    ///
+    /// # Errors
+    ///
+    /// If nothing is staged.
+    pub async fn promote_later(&self) -> Result<(), String> {
         tokio::time::sleep(self.max_age + Duration::from_secs(1)).await;
         self.ring
             .promote(self.access_ttl + Duration::from_secs(60))
             .map_err(|e| e.to_string())?;
         self.ring.purge();
+        Ok(())
+    }
+
+    /// One rotation with overlap: [`stage`](Self::stage), then
+    /// [`promote_later`](Self::promote_later).
+    ///
+    /// # Errors
+    ///
+    /// As both.
+    pub async fn rotate(&self) -> Result<String, String> {
+        let kid = self.stage()?;
+        self.promote_later().await?;
         Ok(kid)
     }
 }
 
 /// `POST /admin/rotate` (role `admin`): starts a rotation and answers at once.
 #[require_auth(role = "admin")]
-async fn rotate(State(issuer): State<Issuer>) -> Json<Value> {
-    let staged = issuer.clone();
+async fn rotate(State(issuer): State<Issuer>) -> Result<Json<Value>, (StatusCode, String)> {
+    // Staged now, so that the answer lists both keys; promoted once caches have expired.
+    let staged = issuer
+        .stage()
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    let later = issuer.clone();
     tokio::spawn(async move {
-        if let Err(error) = staged.rotate().await {
+        if let Err(error) = later.promote_later().await {
             eprintln!("rotation failed: {error}");
         }
     });
-    Json(json!({
+    Ok(Json(json!({
         "published": issuer.ring.published_kids(),
+        "staged": staged,
         "promote_in_secs": issuer.max_age.as_secs() + 1,
-    }))
+    })))
 }
 
 /// The issuer: `/token` (password and refresh grants; user `demo` / `demo-password-123`, an
@@ -122,7 +147,7 @@ async fn rotate(State(issuer): State<Issuer>) -> Json<Value> {
 ///
 /// If a key cannot be made.
 pub async fn issuer(config: &Config) -> Result<(Router, Issuer), String> {
-    let ring = KeyRing::new(new_key(0)?).map_err(|e| e.to_string())?;
+    let ring = KeyRing::new(new_key()?).map_err(|e| e.to_string())?;
     let tokens = TokenService::builder_with_ring(ring.clone())
         .with_issuer(format!("http://{}", config.issuer_addr))
         .with_audience("orders")

@@ -34,7 +34,9 @@ use serde_json::{Value, json};
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn unique(prefix: &str) -> String {
@@ -141,10 +143,12 @@ struct Postgres {
     dir: PathBuf,
     port: u16,
     pid: Option<u32>,
+    /// What was started: the postmaster itself, or `runuser` above it (as root).
+    launcher: Option<Child>,
 }
 
 impl Postgres {
-    fn as_owner(&self, program: &Path) -> Command {
+    fn as_owner(program: &Path) -> Command {
         if is_root() {
             let mut command = Command::new("runuser");
             command.args(["-u", "postgres", "--"]).arg(program);
@@ -171,9 +175,9 @@ impl Postgres {
             dir,
             port: free_port(),
             pid: None,
+            launcher: None,
         };
-        let status = pg
-            .as_owner(&pg_bin().join("initdb"))
+        let status = Self::as_owner(&pg_bin().join("initdb"))
             .arg("-D")
             .arg(pg.dir.join("data"))
             .args(["--auth=trust", "-U", "postgres", "--no-sync"])
@@ -188,18 +192,26 @@ impl Postgres {
 
     /// Starts the server (again) on the same data and port.
     fn run(&mut self) {
-        let mut command = self.as_owner(&pg_bin().join("postgres"));
+        let mut command = Self::as_owner(&pg_bin().join("postgres"));
         command
             .arg("-D")
             .arg(self.dir.join("data"))
             .args(["-p", &self.port.to_string()])
             .arg("-k")
             .arg(&self.dir)
-            .args(["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=100"])
+            .args([
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "max_connections=100",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let _launcher: Child = command.spawn().unwrap();
-        assert!(wait_port(self.port, Duration::from_secs(30)), "postgres did not start");
+        self.launcher = Some(command.spawn().unwrap());
+        assert!(
+            wait_port(self.port, Duration::from_secs(30)),
+            "postgres did not start"
+        );
         let pidfile = std::fs::read_to_string(self.dir.join("data/postmaster.pid")).unwrap();
         self.pid = pidfile.lines().next().and_then(|l| l.trim().parse().ok());
         assert!(self.pid.is_some());
@@ -212,6 +224,10 @@ impl Postgres {
     fn kill(&mut self) {
         if let Some(pid) = self.pid.take() {
             signal_tree(pid, "KILL");
+        }
+        if let Some(mut launcher) = self.launcher.take() {
+            let _ = launcher.kill();
+            let _ = launcher.wait();
         }
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
@@ -237,8 +253,8 @@ impl Drop for Postgres {
     fn drop(&mut self) {
         if let Some(pid) = self.pid {
             signal_tree(pid, "CONT");
-            signal_tree(pid, "KILL");
         }
+        self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -268,7 +284,10 @@ impl Redis {
             .spawn()
             .expect("redis-server (apt-get install redis-server)");
         self.child = Some(child);
-        assert!(wait_port(self.port, Duration::from_secs(10)), "redis did not start");
+        assert!(
+            wait_port(self.port, Duration::from_secs(10)),
+            "redis did not start"
+        );
     }
 
     fn url(&self) -> String {
@@ -374,7 +393,10 @@ fn instance_env(pg: &Postgres, redis: &Redis) -> Vec<(&'static str, String)> {
     vec![
         ("DATABASE_URL", pg.url()),
         ("REDIS_URL", redis.url()),
-        ("AUTHZ_SECRET", "a shared secret for the fault tests, 32+ bytes".into()),
+        (
+            "AUTHZ_SECRET",
+            "a shared secret for the fault tests, 32+ bytes".into(),
+        ),
         ("AUTHZ_REFRESH_REUSE_GRACE", "0".into()),
         ("AUTHZ_QUOTA_ANONYMOUS", "100000/100000".into()),
         ("AUTHZ_QUOTA_USER", "100000/100000".into()),
@@ -442,7 +464,10 @@ impl Api {
                     took: started.elapsed(),
                 }
             }
-            Err(error) => panic!("{method} {path}: no answer after {:?}: {error}", started.elapsed()),
+            Err(error) => panic!(
+                "{method} {path}: no answer after {:?}: {error}",
+                started.elapsed()
+            ),
         }
     }
 
@@ -636,7 +661,10 @@ fn reuse_detected_while_redis_is_down_revokes_the_family_durably() {
         for _ in 0..20 {
             let (_, refresh) = api.login(&a, &name).await;
             let next = api.refresh(&a, &refresh).await;
-            families.push((refresh, next.body["access_token"].as_str().unwrap().to_owned()));
+            families.push((
+                refresh,
+                next.body["access_token"].as_str().unwrap().to_owned(),
+            ));
         }
         redis.kill();
         for (refresh, access) in &families {
@@ -681,18 +709,29 @@ async fn through_an_outage(
         for instance in instances {
             let reply = api.posts(instance, valid).await;
             latencies.push(reply.took);
-            assert!(reply.took < Duration::from_secs(2), "{what}: {:?}", reply.took);
+            assert!(
+                reply.took < Duration::from_secs(2),
+                "{what}: {:?}",
+                reply.took
+            );
             match reply.status {
                 StatusCode::OK => {}
                 StatusCode::SERVICE_UNAVAILABLE => {
                     answered_503 += 1;
-                    assert!(reply.retry_after.is_some(), "{what}: 503 without Retry-After");
+                    assert!(
+                        reply.retry_after.is_some(),
+                        "{what}: 503 without Retry-After"
+                    );
                     assert_eq!(reply.body["code"], "temporarily_unavailable", "{what}");
                 }
                 other => panic!("{what}: valid token got {other}: {}", reply.body),
             }
             let reply = api.posts(instance, revoked).await;
-            assert!(reply.took < Duration::from_secs(2), "{what}: {:?}", reply.took);
+            assert!(
+                reply.took < Duration::from_secs(2),
+                "{what}: {:?}",
+                reply.took
+            );
             assert!(
                 matches!(
                     reply.status,
@@ -713,15 +752,25 @@ async fn through_an_outage(
                 )
                 .await;
             latencies.push(login.took);
-            assert!(login.took < Duration::from_secs(2), "{what}: login {:?}", login.took);
             assert!(
-                matches!(login.status, StatusCode::OK | StatusCode::SERVICE_UNAVAILABLE),
+                login.took < Duration::from_secs(2),
+                "{what}: login {:?}",
+                login.took
+            );
+            assert!(
+                matches!(
+                    login.status,
+                    StatusCode::OK | StatusCode::SERVICE_UNAVAILABLE
+                ),
                 "{what}: login got {}: {}",
                 login.status,
                 login.body
             );
             if login.status == StatusCode::SERVICE_UNAVAILABLE {
-                assert!(login.retry_after.is_some(), "{what}: login 503 without Retry-After");
+                assert!(
+                    login.retry_after.is_some(),
+                    "{what}: login 503 without Retry-After"
+                );
             }
         }
     }
@@ -796,25 +845,61 @@ fn outages_answer_503_fast_never_401_or_500() {
         let mut report = Vec::new();
 
         pg.kill();
-        let times = through_an_outage(&api, [&a, &b], &valid, &revoked, &name, window, "PostgreSQL killed").await;
+        let times = through_an_outage(
+            &api,
+            [&a, &b],
+            &valid,
+            &revoked,
+            &name,
+            window,
+            "PostgreSQL killed",
+        )
+        .await;
         report.push(summary("PostgreSQL killed", times));
         pg.run();
         recovers(&api, [&a, &b], &valid, &name, "PostgreSQL back").await;
 
         pg.freeze();
-        let times = through_an_outage(&api, [&a, &b], &valid, &revoked, &name, window, "PostgreSQL frozen").await;
+        let times = through_an_outage(
+            &api,
+            [&a, &b],
+            &valid,
+            &revoked,
+            &name,
+            window,
+            "PostgreSQL frozen",
+        )
+        .await;
         report.push(summary("PostgreSQL frozen", times));
         pg.thaw();
         recovers(&api, [&a, &b], &valid, &name, "PostgreSQL thawed").await;
 
         redis.kill();
-        let times = through_an_outage(&api, [&a, &b], &valid, &revoked, &name, window, "Redis killed").await;
+        let times = through_an_outage(
+            &api,
+            [&a, &b],
+            &valid,
+            &revoked,
+            &name,
+            window,
+            "Redis killed",
+        )
+        .await;
         report.push(summary("Redis killed", times));
         redis.run();
         recovers(&api, [&a, &b], &valid, &name, "Redis back").await;
 
         redis.freeze();
-        let times = through_an_outage(&api, [&a, &b], &valid, &revoked, &name, window, "Redis frozen").await;
+        let times = through_an_outage(
+            &api,
+            [&a, &b],
+            &valid,
+            &revoked,
+            &name,
+            window,
+            "Redis frozen",
+        )
+        .await;
         report.push(summary("Redis frozen", times));
         redis.thaw();
         recovers(&api, [&a, &b], &valid, &name, "Redis thawed").await;
@@ -824,15 +909,30 @@ fn outages_answer_503_fast_never_401_or_500() {
         let (token, _) = api.login(&a, &name).await;
         pg.freeze();
         let reply = api.logout(&a, &token, false).await;
-        assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{}", reply.body);
+        assert_eq!(
+            reply.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{}",
+            reply.body
+        );
         assert!(reply.retry_after.is_some());
         assert!(reply.took < Duration::from_secs(2), "{:?}", reply.took);
         pg.thaw();
-        recovers(&api, [&a, &b], &token, &name, "PostgreSQL thawed after a refused logout").await;
+        recovers(
+            &api,
+            [&a, &b],
+            &token,
+            &name,
+            "PostgreSQL thawed after a refused logout",
+        )
+        .await;
         // Retrying is safe: it works now, and the other instance refuses the token within
         // the stated bound (the fan-out may still be reconnecting after the outages: then
         // the mirror's poll, 1 s at most).
-        assert_eq!(api.logout(&a, &token, false).await.status, StatusCode::NO_CONTENT);
+        assert_eq!(
+            api.logout(&a, &token, false).await.status,
+            StatusCode::NO_CONTENT
+        );
         assert!(refused_within(&api, &b, &token, Duration::from_millis(1_500)).await);
 
         // Logout while Redis is frozen: 204 means it took effect, durably, everywhere.
@@ -899,7 +999,11 @@ fn no_acknowledged_write_is_lost_or_duplicated_across_a_sigkill() {
         for writer in writers {
             acknowledged.extend(writer.await.unwrap());
         }
-        assert!(acknowledged.len() > 50, "only {} writes", acknowledged.len());
+        assert!(
+            acknowledged.len() > 50,
+            "only {} writes",
+            acknowledged.len()
+        );
         a.run();
         let (token, _) = api.login(&a, &name).await;
         let reply = api.posts(&a, &token).await;
@@ -917,7 +1021,10 @@ fn no_acknowledged_write_is_lost_or_duplicated_across_a_sigkill() {
         }
         assert!(counts.values().all(|n| *n == 1), "a write was stored twice");
         for title in &acknowledged {
-            assert!(counts.contains_key(title.as_str()), "{title} was acknowledged and lost");
+            assert!(
+                counts.contains_key(title.as_str()),
+                "{title} was acknowledged and lost"
+            );
         }
         eprintln!(
             "SIGKILL under writes: {} acknowledged, all stored once ({} stored)",
@@ -951,10 +1058,28 @@ fn concurrent_refreshes_have_exactly_one_winner() {
                 .into_iter()
                 .filter(|r| r.status == StatusCode::OK)
                 .collect();
-            assert_eq!(winners.len(), 1, "trial {trial}: {} / {}", one.status, two.status);
-            let loser = if one.status == StatusCode::OK { &two } else { &one };
-            assert_eq!(loser.status, StatusCode::BAD_REQUEST, "trial {trial}: {}", loser.body);
-            refresh = winners[0].body["refresh_token"].as_str().unwrap().to_owned();
+            assert_eq!(
+                winners.len(),
+                1,
+                "trial {trial}: {} / {}",
+                one.status,
+                two.status
+            );
+            let loser = if one.status == StatusCode::OK {
+                &two
+            } else {
+                &one
+            };
+            assert_eq!(
+                loser.status,
+                StatusCode::BAD_REQUEST,
+                "trial {trial}: {}",
+                loser.body
+            );
+            refresh = winners[0].body["refresh_token"]
+                .as_str()
+                .unwrap()
+                .to_owned();
         }
         eprintln!("refresh race: {trials} trials, exactly one winner each");
     });
