@@ -242,6 +242,9 @@ pub enum KeyError {
         /// The modulus length in bits.
         bits: usize,
     },
+    /// An RSA modulus has the ROCA fingerprint (CVE-2017-15361): made by a flawed generator,
+    /// it can be factored.
+    RocaFingerprint,
     /// The key's type does not fit the algorithm (an RSA key for `ES256`, …).
     WrongKeyType {
         /// The algorithm asked for.
@@ -306,6 +309,10 @@ impl fmt::Display for KeyError {
             Self::RsaTooSmall { bits } => {
                 write!(f, "the RSA key has {bits} bits; at least 2048 are required")
             }
+            Self::RocaFingerprint => f.write_str(
+                "the RSA key has the ROCA fingerprint (CVE-2017-15361): it was made by a flawed \
+                 generator and can be factored; make a new key",
+            ),
             Self::WrongKeyType { alg, found } => {
                 write!(f, "a {found} key cannot be used with {alg}")
             }

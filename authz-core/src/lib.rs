@@ -67,6 +67,8 @@ mod token;
 #[cfg(feature = "usage")]
 pub mod usage;
 pub mod verify;
+#[cfg(test)]
+mod wycheproof;
 
 /// Moved to [`lifecycle::store`]: the stores belong to the token lifecycle.
 #[cfg(feature = "lifecycle")]
@@ -91,7 +93,7 @@ pub use error::{StoreError, StoreResult};
 pub use issue::Issuer;
 pub use key::{Jwk, KeySet, SharedKeySet, SigningKey, VerifyingKey, generate_secret};
 pub use policy::{AsyncCheck, Check, Denied, Requirement};
-pub use principal::{ClaimMapping, ClaimPath, Principal};
+pub use principal::{ClaimMapping, ClaimPath, ClaimShape, Principal};
 pub use verify::{Verifier, VerifierBuilder};
 
 /// The README's examples use the lifecycle too.

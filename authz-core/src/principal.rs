@@ -94,12 +94,28 @@ impl From<&str> for ClaimPath {
 /// values are merged.
 ///
 /// A claim of the wrong type (a number, an object, an array with a non-string) never grants
-/// anything: the token is refused with [`ErrorKind::InvalidClaim`].
+/// anything: the token is refused with [`ErrorKind::InvalidClaim`]. Each kind of grant can be
+/// held to one JSON shape ([`ClaimShape`]): an issuer that always sends `scope` as a string
+/// then cannot be impersonated by a token whose `scope` is an array of the same words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimMapping {
     roles: Vec<ClaimPath>,
     scopes: Vec<ClaimPath>,
     permissions: Vec<ClaimPath>,
+    shapes: [ClaimShape; 3],
+}
+
+/// The JSON shape a grant claim may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ClaimShape {
+    /// A string (split on spaces for scopes) or an array of strings: the default.
+    #[default]
+    StringOrArray,
+    /// A string only (`"scope": "a b"`, `"role": "admin"`).
+    String,
+    /// An array of strings only (`"roles": ["a", "b"]`).
+    Array,
 }
 
 impl Default for ClaimMapping {
@@ -115,6 +131,7 @@ impl ClaimMapping {
             roles: vec!["roles".into(), "role".into()],
             scopes: vec!["scope".into(), "scp".into()],
             permissions: vec!["permissions".into()],
+            shapes: [ClaimShape::StringOrArray; 3],
         }
     }
 
@@ -124,6 +141,7 @@ impl ClaimMapping {
             roles: Vec::new(),
             scopes: Vec::new(),
             permissions: Vec::new(),
+            shapes: [ClaimShape::StringOrArray; 3],
         }
     }
 
@@ -148,6 +166,48 @@ impl ClaimMapping {
         self
     }
 
+    /// Holds role claims to one JSON shape; a token whose role claim has another is refused
+    /// ([`ErrorKind::InvalidClaim`]).
+    ///
+    /// Defaults to [`ClaimShape::StringOrArray`].
+    ///
+    /// ```
+    /// use authz_core::{Algorithm, ClaimMapping, ClaimShape, Issuer, KeySet, SigningKey, Verifier};
+    /// use serde_json::json;
+    ///
+    /// let key = SigningKey::from_secret(Algorithm::HS256, b"an-example-secret-of-32-bytes-or-more")?;
+    /// let verifier = Verifier::builder(KeySet::single(key.verifying_key()))
+    ///     .with_claim_mapping(ClaimMapping::new().with_scopes_shape(ClaimShape::String))
+    ///     .build()?;
+    /// let issuer = Issuer::new(key);
+    /// assert!(verifier.verify(&issuer.issue(&json!({"sub": "a", "scope": "read write"}))?).is_ok());
+    /// assert!(verifier.verify(&issuer.issue(&json!({"sub": "a", "scope": ["read"]}))?).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_roles_shape(mut self, shape: ClaimShape) -> Self {
+        self.shapes[0] = shape;
+        self
+    }
+
+    /// Holds scope claims to one JSON shape (OAuth 2.0's `scope` is a string, RFC 8693 §4.2).
+    ///
+    /// Defaults to [`ClaimShape::StringOrArray`].
+    #[must_use]
+    pub fn with_scopes_shape(mut self, shape: ClaimShape) -> Self {
+        self.shapes[1] = shape;
+        self
+    }
+
+    /// Holds permission claims to one JSON shape.
+    ///
+    /// Defaults to [`ClaimShape::StringOrArray`].
+    #[must_use]
+    pub fn with_permissions_shape(mut self, shape: ClaimShape) -> Self {
+        self.shapes[2] = shape;
+        self
+    }
+
     /// Reads the mapped claims out of a verified token's claims (`json` is the claims text
     /// that `others` borrows from).
     pub(crate) fn extract(
@@ -157,11 +217,11 @@ impl ClaimMapping {
     ) -> Result<Vec<(Grant, Text)>, ErrorKind> {
         let mut out = Vec::new();
         let sources = [
-            (Grant::Role, &self.roles, false),
-            (Grant::Scope, &self.scopes, true),
-            (Grant::Permission, &self.permissions, false),
+            (Grant::Role, &self.roles, false, self.shapes[0]),
+            (Grant::Scope, &self.scopes, true, self.shapes[1]),
+            (Grant::Permission, &self.permissions, false, self.shapes[2]),
         ];
-        for (grant, paths, split) in sources {
+        for (grant, paths, split, shape) in sources {
             for path in paths {
                 let invalid = || ErrorKind::InvalidClaim(path.to_string());
                 let Some(raw) = json::lookup(others, path.segments()).map_err(|_| invalid())?
@@ -173,6 +233,7 @@ impl ClaimMapping {
                     json,
                     grant,
                     split,
+                    shape,
                     out: &mut out,
                 }
                 .deserialize(&mut de)
@@ -236,6 +297,7 @@ struct GrantSeed<'o, 'j> {
     json: &'j str,
     grant: Grant,
     split: bool,
+    shape: ClaimShape,
     out: &'o mut Vec<(Grant, Text)>,
 }
 
@@ -269,14 +331,23 @@ impl<'de> Visitor<'de> for GrantSeed<'_, '_> {
         f.write_str("a string or an array of strings")
     }
     fn visit_borrowed_str<E: de::Error>(mut self, v: &'de str) -> Result<(), E> {
+        if self.shape == ClaimShape::Array {
+            return Err(E::custom("an array was expected"));
+        }
         self.push(Cow::Borrowed(v));
         Ok(())
     }
     fn visit_str<E: de::Error>(mut self, v: &str) -> Result<(), E> {
+        if self.shape == ClaimShape::Array {
+            return Err(E::custom("an array was expected"));
+        }
         self.push(Cow::Owned(v.to_owned()));
         Ok(())
     }
     fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        if self.shape == ClaimShape::String {
+            return Err(de::Error::custom("a string was expected"));
+        }
         while let Some(Str(item)) = seq.next_element::<Str<'de>>()? {
             self.push(item);
         }

@@ -113,6 +113,9 @@ pub(crate) fn parse_header(json: &[u8]) -> Result<Header<'_>, ErrorKind> {
 /// Parses the claims from text already checked as UTF-8 (so serde does not check it again),
 /// borrowing every unescaped string from it.
 pub(crate) fn parse_claims(json: &str) -> Result<Claims<'_>, ErrorKind> {
+    if !numbers_fit(json) {
+        return Err(ErrorKind::InvalidJson(Segment::Payload));
+    }
     let mut failure = None;
     let mut de = serde_json::Deserializer::from_str(json);
     let parsed = de::Deserializer::deserialize_map(
@@ -258,6 +261,44 @@ impl<'de> Visitor<'de> for ClaimsVisitor<'_> {
 /// which it does not apply to the raw values we keep).
 const MAX_DEPTH: usize = 128;
 
+/// Whether every number in `json` fits an f64. Claims other than the registered ones are kept
+/// raw, unparsed; a number such as `1e999999` in one of them would reach the app as text no
+/// f64 can hold (and parsers disagree on what it means), so the token is refused as malformed.
+///
+/// One pass over the bytes outside strings looks for an exponent (`e`/`E` after a digit) or a
+/// run of more than 300 digits; only then is the payload parsed again into a `serde_json::Value`,
+/// which refuses numbers out of f64's range.
+fn numbers_fit(json: &str) -> bool {
+    let (mut in_string, mut escaped, mut digits, mut suspicious) = (false, false, 0usize, false);
+    let mut previous = 0u8;
+    for b in json.bytes() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b'0'..=b'9' => {
+                    digits += 1;
+                    suspicious |= digits > 300;
+                }
+                b'e' | b'E' if previous.is_ascii_digit() || previous == b'.' => suspicious = true,
+                _ => {}
+            }
+            if !b.is_ascii_digit() {
+                digits = 0;
+            }
+        }
+        previous = b;
+    }
+    // `IgnoredAny` only scans numbers; a `Value` converts them, and refuses what no f64 holds.
+    !suspicious || serde_json::from_str::<serde_json::Value>(json).is_ok()
+}
+
 /// Whether a raw JSON value nests deeper than [`MAX_DEPTH`]. Values shorter than twice the
 /// limit cannot, and are not scanned.
 fn too_deep(json: &str) -> bool {
@@ -288,6 +329,31 @@ fn too_deep(json: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_that_no_f64_holds_are_refused() {
+        for bad in [
+            r#"{"sub":"a","x":1e999999}"#,
+            r#"{"sub":"a","x":-1E400}"#,
+            r#"{"sub":"a","x":{"y":[1.5e309]}}"#,
+        ] {
+            assert!(!numbers_fit(bad), "{bad}");
+            assert_eq!(
+                parse_claims(bad).unwrap_err(),
+                ErrorKind::InvalidJson(Segment::Payload)
+            );
+        }
+        let long = format!(r#"{{"sub":"a","x":{}}}"#, "9".repeat(400));
+        assert!(!numbers_fit(&long));
+        for good in [
+            r#"{"sub":"a","x":1e300,"y":-2.5E-300,"z":"1e999999","w":true}"#,
+            r#"{"sub":"a","x":12345678901234567890123}"#,
+            r#"{"sub":"a\"1e999","x":0.1}"#,
+        ] {
+            assert!(numbers_fit(good), "{good}");
+            assert!(parse_claims(good).is_ok(), "{good}");
+        }
+    }
 
     #[test]
     fn split_counts_segments() {

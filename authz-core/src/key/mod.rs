@@ -30,6 +30,7 @@
 mod der;
 mod jwk;
 mod ring;
+mod roca;
 pub(crate) mod set;
 mod shared;
 
@@ -62,6 +63,18 @@ const PUBLIC_SECRETS: &[&[u8]] = &[
     b"supersecretkeysupersecretkeysupersecretkey",
     b"secretsecretsecretsecretsecretsecret",
     b"09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7",
+    // RFC 7515 Appendix A.1's HMAC key.
+    &[
+        3, 35, 53, 75, 43, 15, 165, 188, 131, 126, 6, 101, 119, 123, 166, 143, 90, 179, 40, 230,
+        240, 84, 201, 40, 169, 15, 132, 178, 210, 80, 46, 191, 211, 251, 90, 146, 210, 6, 71, 239,
+        150, 138, 180, 195, 119, 98, 61, 34, 61, 46, 33, 114, 5, 46, 79, 8, 192, 205, 154, 245,
+        103, 208, 128, 163,
+    ],
+    // RFC 7520 §3.5's symmetric key ("hJtXIZ2uSN5kbQfbtTNWbpdmhkV8FJG-Onbc6mxCcYg").
+    &[
+        132, 155, 87, 33, 157, 174, 72, 222, 100, 109, 7, 219, 181, 51, 86, 110, 151, 102, 134, 69,
+        124, 20, 145, 190, 58, 118, 220, 234, 108, 66, 113, 136,
+    ],
 ];
 
 /// The public material of a key, kept for export (JWK, PEM) and size checks.
@@ -122,7 +135,25 @@ impl VerifyingKey {
     /// # Ok::<(), authz_core::KeyError>(())
     /// ```
     pub fn from_secret(alg: Algorithm, secret: &[u8]) -> Result<Self, KeyError> {
-        check_secret(alg, secret)?;
+        check_secret(alg, secret, true)?;
+        Self::build(alg, Public::Secret, DecodingKey::from_secret(secret))
+    }
+
+    /// As [`from_secret`](Self::from_secret), but accepts a secret that is published — an
+    /// example value from an RFC or a tutorial, or a secret of one repeated byte — which
+    /// `from_secret` refuses ([`KeyError::PublicSecret`]). The length rule still holds.
+    ///
+    /// # Security
+    ///
+    /// Anyone who has read the same page can sign tokens this key accepts. Only for running
+    /// conformance suites and interoperability tests whose vectors use published keys; never
+    /// for a key that guards anything.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_secret`](Self::from_secret), but for [`KeyError::PublicSecret`].
+    pub fn insecure_from_published_secret(alg: Algorithm, secret: &[u8]) -> Result<Self, KeyError> {
+        check_secret(alg, secret, false)?;
         Self::build(alg, Public::Secret, DecodingKey::from_secret(secret))
     }
 
@@ -281,6 +312,9 @@ impl VerifyingKey {
         let bits = der::bit_len(n);
         if bits < 2048 {
             return Err(KeyError::RsaTooSmall { bits });
+        }
+        if roca::has_fingerprint(n) {
+            return Err(KeyError::RocaFingerprint);
         }
         let public = Public::Rsa {
             pkcs1: pkcs1.to_vec(),
@@ -494,6 +528,27 @@ impl SigningKey {
     /// If `alg` is not HMAC, or the secret is short or well known.
     pub fn from_secret(alg: Algorithm, secret: &[u8]) -> Result<Self, KeyError> {
         let public = VerifyingKey::from_secret(alg, secret)?;
+        Ok(Self::from_inner(SigningInner {
+            alg,
+            kid: None,
+            encoding: EncodingKey::from_secret(secret),
+            pkcs8: None,
+            public,
+        }))
+    }
+
+    /// As [`from_secret`](Self::from_secret), but accepts a published secret; see
+    /// [`VerifyingKey::insecure_from_published_secret`].
+    ///
+    /// # Security
+    ///
+    /// Anyone can sign with a published secret: for conformance suites only.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_secret`](Self::from_secret), but for [`KeyError::PublicSecret`].
+    pub fn insecure_from_published_secret(alg: Algorithm, secret: &[u8]) -> Result<Self, KeyError> {
+        let public = VerifyingKey::insecure_from_published_secret(alg, secret)?;
         Ok(Self::from_inner(SigningInner {
             alg,
             kid: None,
@@ -725,7 +780,8 @@ pub fn generate_secret(alg: Algorithm) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     Ok(secret)
 }
 
-fn check_secret(alg: Algorithm, secret: &[u8]) -> Result<(), KeyError> {
+/// The checks of an HMAC secret; `refuse_published` refuses the well-known ones.
+fn check_secret(alg: Algorithm, secret: &[u8], refuse_published: bool) -> Result<(), KeyError> {
     let min = alg
         .min_secret_len()
         .ok_or(KeyError::WrongKeyType { alg, found: "oct" })?;
@@ -745,7 +801,7 @@ fn check_secret(alg: Algorithm, secret: &[u8]) -> Result<(), KeyError> {
         ));
     }
     let all_same = secret.iter().all(|&b| b == secret[0]);
-    if all_same || PUBLIC_SECRETS.contains(&secret) {
+    if refuse_published && (all_same || PUBLIC_SECRETS.contains(&secret)) {
         return Err(KeyError::PublicSecret);
     }
     Ok(())
