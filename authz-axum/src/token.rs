@@ -5,6 +5,7 @@
 //! | route | body | answer |
 //! | --- | --- | --- |
 //! | `POST /token` | `grant_type=password&username&password` (RFC 6749 §4.3, the form FastAPI's `OAuth2PasswordRequestForm` posts) or `grant_type=refresh_token&refresh_token` (§6); form or JSON | `{"access_token","token_type":"Bearer","expires_in","refresh_token"}` |
+//! | `POST /token` (with [`TokenRoutes::with_client_credentials`]) | `grant_type=client_credentials&client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer&client_assertion=…` (RFC 6749 §4.4 + RFC 7523 §2.2), optional `client_id`, `scope` | `{"access_token","token_type":"Bearer","expires_in","scope"}`; a refused assertion is 401 `invalid_client`, a client not allowed the grant 400 `unauthorized_client`, more scope than allowed 400 `invalid_scope` |
 //! | `POST /token/refresh` | `refresh_token` | the same |
 //! | `POST /token/revoke` | `token` (RFC 7009; `token_type_hint` ignored) | 200, empty |
 //! | `POST /logout` | Bearer | 204: that access token and its refresh family stop working |
@@ -47,6 +48,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use std::sync::Arc;
+
+use authz_core::assertion::{AssertionError, ClientAssertions};
 use authz_core::lifecycle::{LifecycleError, TokenPair, TokenService};
 use axum::Router;
 use axum::body::Bytes;
@@ -64,12 +68,37 @@ use crate::Auth;
 /// The default request body limit of the token routes.
 pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024;
 
+/// The assertion type of RFC 7523 §2.2 (`client_assertion_type`).
+pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
 /// Builds the token routes. See the [module docs](self).
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct TokenRoutes {
     service: TokenService,
+    clients: Option<Arc<Clients>>,
     body_limit: usize,
+}
+
+/// The client-credentials grant's configuration.
+struct Clients {
+    assertions: ClientAssertions,
+    scopes: Box<dyn Fn(&str) -> Option<Vec<String>> + Send + Sync>,
+}
+
+impl std::fmt::Debug for Clients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Clients")
+            .field("assertions", &self.assertions)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+struct Shared {
+    service: TokenService,
+    clients: Option<Arc<Clients>>,
 }
 
 impl TokenRoutes {
@@ -77,7 +106,35 @@ impl TokenRoutes {
     pub fn new(service: TokenService) -> Self {
         Self {
             service,
+            clients: None,
             body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+
+    /// Adds the client-credentials grant (RFC 6749 §4.4) to `POST /token`, with the client
+    /// authenticated by a client assertion (RFC 7523 §2.2, as checked by `assertions`):
+    /// `grant_type=client_credentials`, `client_assertion_type=`[`JWT_BEARER_ASSERTION`],
+    /// `client_assertion=…`, and optionally `client_id` (must be the assertion's `iss`) and
+    /// `scope`. `scopes(client_id)` says which scopes a client may have (`None`: the client
+    /// may not use this grant, `unauthorized_client`); a request for more is `invalid_scope`,
+    /// a request without `scope` gets them all. The answer is an access token with `sub` and
+    /// `client_id` the client, and no refresh token (§4.4.3).
+    pub fn with_client_credentials(
+        mut self,
+        assertions: ClientAssertions,
+        scopes: impl Fn(&str) -> Option<Vec<String>> + Send + Sync + 'static,
+    ) -> Self {
+        self.clients = Some(Arc::new(Clients {
+            assertions,
+            scopes: Box::new(scopes),
+        }));
+        self
+    }
+
+    fn shared(&self) -> Shared {
+        Shared {
+            service: self.service.clone(),
+            clients: self.clients.clone(),
         }
     }
 
@@ -97,7 +154,7 @@ impl TokenRoutes {
             .route("/token/refresh", post(refresh))
             .route("/token/revoke", post(revoke))
             .layer(DefaultBodyLimit::max(self.body_limit))
-            .with_state(self.service)
+            .with_state(self.shared())
     }
 
     /// The routes that act on the caller's session — `/logout`, `/logout-all` — to mount
@@ -107,7 +164,7 @@ impl TokenRoutes {
             .route("/logout", post(logout))
             .route("/logout-all", post(logout_all))
             .layer(DefaultBodyLimit::max(self.body_limit))
-            .with_state(self.service)
+            .with_state(self.shared())
     }
 
     /// Every route at once, for a router under the layer in optional mode.
@@ -125,6 +182,8 @@ impl TokenRoutes {
 pub struct TokenResponse {
     pair: TokenPair,
     token_type: &'static str,
+    /// The scopes granted, for the client-credentials grant.
+    scope: Option<String>,
 }
 
 impl std::fmt::Debug for TokenResponse {
@@ -141,6 +200,17 @@ impl TokenResponse {
         Self {
             pair,
             token_type: "Bearer",
+            scope: None,
+        }
+    }
+
+    /// A client-credentials answer: `{"access_token","token_type":"Bearer","expires_in",
+    /// "scope"}`, no refresh token.
+    fn client(pair: TokenPair, scopes: Vec<String>) -> Self {
+        Self {
+            pair,
+            token_type: "Bearer",
+            scope: Some(scopes.join(" ")),
         }
     }
 
@@ -162,15 +232,18 @@ fn no_store(mut response: Response) -> Response {
 
 impl IntoResponse for TokenResponse {
     fn into_response(self) -> Response {
-        no_store(
-            axum::Json(json!({
-                "access_token": self.pair.access_token,
-                "token_type": self.token_type,
-                "expires_in": self.pair.expires_in,
-                "refresh_token": self.pair.refresh_token,
-            }))
-            .into_response(),
-        )
+        let mut body = json!({
+            "access_token": self.pair.access_token,
+            "token_type": self.token_type,
+            "expires_in": self.pair.expires_in,
+        });
+        if !self.pair.refresh_token.is_empty() {
+            body["refresh_token"] = self.pair.refresh_token.into();
+        }
+        if let Some(scope) = self.scope {
+            body["scope"] = scope.into();
+        }
+        no_store(axum::Json(body).into_response())
     }
 }
 
@@ -286,6 +359,10 @@ struct TokenRequest {
     password: Option<String>,
     refresh_token: Option<String>,
     token: Option<String>,
+    client_id: Option<String>,
+    client_assertion: Option<String>,
+    client_assertion_type: Option<String>,
+    scope: Option<String>,
 }
 
 /// Reads a form or JSON body into `T`, with RFC 6749 errors for anything else.
@@ -350,7 +427,7 @@ fn required(field: Option<String>, name: &str) -> Result<String, TokenError> {
 }
 
 async fn token(
-    State(service): State<TokenService>,
+    State(Shared { service, clients }): State<Shared>,
     parts: Parts,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<TokenResponse, TokenError> {
@@ -379,17 +456,104 @@ async fn token(
             let refresh_token = required(request.refresh_token, "refresh_token")?;
             Ok(TokenResponse::new(service.refresh(&refresh_token).await?))
         }
+        "client_credentials" if clients.is_some() => {
+            client_credentials(&service, clients.as_deref(), request).await
+        }
         _ => Err(TokenError {
             status: StatusCode::BAD_REQUEST,
             error: "unsupported_grant_type",
-            description: "grant_type must be `password` or `refresh_token`".into(),
+            description: if clients.is_some() {
+                "grant_type must be `password`, `refresh_token` or `client_credentials`".into()
+            } else {
+                "grant_type must be `password` or `refresh_token`".into()
+            },
             retry_after: None,
         }),
     }
 }
 
+/// The client-credentials grant with a client assertion (RFC 6749 §4.4, RFC 7523 §2.2).
+async fn client_credentials(
+    service: &TokenService,
+    clients: Option<&Clients>,
+    request: TokenRequest,
+) -> Result<TokenResponse, TokenError> {
+    let Some(clients) = clients else {
+        return Err(TokenError::invalid_request(
+            "client_credentials is not enabled",
+        ));
+    };
+    let invalid_client = |description: String| TokenError {
+        status: StatusCode::UNAUTHORIZED,
+        error: "invalid_client",
+        description,
+        retry_after: None,
+    };
+    let (Some(kind), Some(assertion)) = (request.client_assertion_type, request.client_assertion)
+    else {
+        return Err(invalid_client(
+            "client authentication is required: client_assertion_type and client_assertion".into(),
+        ));
+    };
+    if kind != JWT_BEARER_ASSERTION {
+        return Err(invalid_client(format!(
+            "client_assertion_type must be {JWT_BEARER_ASSERTION}"
+        )));
+    }
+    let client = match clients
+        .assertions
+        .verify_for_client(&assertion, request.client_id.as_deref())
+        .await
+    {
+        Ok(client) => client,
+        Err(AssertionError::Unavailable(detail)) => {
+            tracing::error!(target: "authz_axum::token", %detail, "client keys unavailable");
+            return Err(TokenError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                error: "temporarily_unavailable",
+                description: "client keys are unavailable; try again".into(),
+                retry_after: Some(2),
+            });
+        }
+        Err(error) => {
+            tracing::info!(target: "authz_axum::token", %error, "client assertion refused");
+            return Err(invalid_client(error.to_string()));
+        }
+    };
+    let client_id = client.subject();
+    let Some(allowed) = (clients.scopes)(client_id) else {
+        return Err(TokenError {
+            status: StatusCode::BAD_REQUEST,
+            error: "unauthorized_client",
+            description: "this client may not use the client_credentials grant".into(),
+            retry_after: None,
+        });
+    };
+    let scopes: Vec<String> = match request.scope.as_deref() {
+        None | Some("") => allowed,
+        Some(asked) => {
+            let asked: Vec<String> = asked
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if let Some(extra) = asked.iter().find(|s| !allowed.contains(s)) {
+                return Err(TokenError {
+                    status: StatusCode::BAD_REQUEST,
+                    error: "invalid_scope",
+                    description: format!("scope {extra:?} is not granted to this client"),
+                    retry_after: None,
+                });
+            }
+            asked
+        }
+    };
+    let pair = service.client_token(client_id, &scopes)?;
+    Ok(TokenResponse::client(pair, scopes))
+}
+
 async fn refresh(
-    State(service): State<TokenService>,
+    State(Shared { service, .. }): State<Shared>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<TokenResponse, TokenError> {
@@ -399,7 +563,7 @@ async fn refresh(
 }
 
 async fn revoke(
-    State(service): State<TokenService>,
+    State(Shared { service, .. }): State<Shared>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, TokenError> {
@@ -410,7 +574,7 @@ async fn revoke(
 }
 
 async fn logout(
-    State(service): State<TokenService>,
+    State(Shared { service, .. }): State<Shared>,
     Auth(principal): Auth,
 ) -> Result<StatusCode, TokenError> {
     service.logout(&principal).await?;
@@ -418,7 +582,7 @@ async fn logout(
 }
 
 async fn logout_all(
-    State(service): State<TokenService>,
+    State(Shared { service, .. }): State<Shared>,
     Auth(principal): Auth,
 ) -> Result<StatusCode, TokenError> {
     service.logout_all(principal.subject()).await?;

@@ -478,3 +478,90 @@ async fn a_stale_access_token_never_breaks_login_or_refresh() {
         assert_eq!(response.status(), StatusCode::OK, "{stale}");
     }
 }
+
+/// The client-credentials grant: a client the app does not allow it gets
+/// `unauthorized_client`; an allowed one gets an access token whose `sub` and `client_id` are
+/// the client, with the scopes asked (or all it may have).
+#[tokio::test]
+async fn client_credentials_grant_answers_rfc_6749_errors() {
+    use authz_axum::assertion::{ClientAssertions, MemoryReplays};
+    use authz_axum::{Issuer, KeySet};
+    let service = TokenService::builder(SigningKey::generate(Algorithm::ES256).unwrap())
+        .with_issuer("https://auth.test")
+        .with_audience("api")
+        .build()
+        .unwrap();
+    let worker = SigningKey::generate(Algorithm::EdDSA)
+        .unwrap()
+        .with_kid("worker");
+    let intruder = SigningKey::generate(Algorithm::EdDSA)
+        .unwrap()
+        .with_kid("intruder");
+    let registered = KeySet::new([worker.verifying_key(), intruder.verifying_key()]).unwrap();
+    let assertions = ClientAssertions::new(
+        std::sync::Arc::new(registered),
+        std::sync::Arc::new(MemoryReplays::new()),
+        "https://auth.test",
+    );
+    let app = TokenRoutes::new(service.clone())
+        .with_client_credentials(assertions, |client| {
+            (client == "worker").then(|| vec!["jobs:read".to_owned(), "jobs:write".to_owned()])
+        })
+        .public_routes::<()>();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let http = Client::new();
+    let grant = |key: &SigningKey, name: &str, scope: &str| {
+        let assertion = Issuer::new(key.clone())
+            .with_audience("https://auth.test")
+            .issue(&json!({"iss": name, "sub": name}))
+            .unwrap();
+        http.post(format!("{base}/token")).header("content-type", FORM).body(format!(
+            "grant_type=client_credentials&client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer&client_assertion={assertion}{scope}"
+        ))
+    };
+    let response = grant(&worker, "worker", "&scope=jobs:read")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["scope"], "jobs:read");
+    let principal = service
+        .verifier()
+        .verify(body["access_token"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(principal.subject(), "worker");
+    assert!(principal.has_scope("jobs:read") && !principal.has_scope("jobs:write"));
+    let body: Value = grant(&worker, "worker", "")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["scope"], "jobs:read jobs:write");
+    let (status, body) = error_of(grant(&intruder, "intruder", "").send().await.unwrap()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unauthorized_client"))
+    );
+    let (status, body) = error_of(
+        grant(&worker, "worker", "&scope=admin")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_scope"))
+    );
+    let (status, body) = error_of(grant(&intruder, "worker", "").send().await.unwrap()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+}

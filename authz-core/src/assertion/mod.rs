@@ -1,13 +1,25 @@
-//! Client assertions (RFC 7523 §3): a client proves who it is with a JWT signed by its own
-//! private key, checked against the public key registered for its `iss`.
+//! Client assertions (RFC 7523 §3, as updated by draft-ietf-oauth-rfc7523bis): a client proves
+//! who it is with a JWT signed by its own private key, checked against the public key
+//! registered for its `iss`.
 //!
 //! [`ClientAssertions::verify`] requires, on top of every check of a [`Verifier`]:
 //!
 //! - `iss` names a client whose key [`ClientKeys`] knows (else [`AssertionError::UnknownClient`]);
-//! - `sub` equals `iss` (RFC 7523 §3, client authentication);
-//! - `aud` is this server's identifier;
+//! - `sub` equals `iss` (RFC 7523 §3 item 2, client authentication);
+//! - `aud` is **one string** equal to this server's issuer identifier (rfc7523bis §5: an array
+//!   is refused even when it holds the issuer — the audience-injection attacks of 2025 relied
+//!   on servers accepting arrays or their other URLs); the token endpoint URL is accepted too
+//!   only when [`with_token_endpoint`](ClientAssertions::with_token_endpoint) names it;
+//! - it is a client assertion, not another kind of JWT (rfc7523bis §4): `typ` absent, `JWT`,
+//!   or `client-authentication+jwt` (only the last in
+//!   [strict mode](ClientAssertions::with_strict_typ)); an access token (`at+jwt`) or any other
+//!   explicit type is refused, and so is an OpenID Connect ID token (`nonce`, `at_hash`,
+//!   `c_hash` or `auth_time` present); a refresh token of ours is not a JWT at all;
+//! - when the request names a `client_id`, it is the assertion's `iss`
+//!   ([`verify_for_client`](ClientAssertions::verify_for_client), RFC 7521 §4.2);
 //! - `exp` is present and at most 5 minutes away (`with_max_lifetime`);
-//! - `jti` is present and used once: a replay is refused ([`ReplayStore`]);
+//! - `jti` is present and used once: a replay is refused ([`ReplayStore`]), remembered until
+//!   `exp` on the injected clock;
 //! - the key is asymmetric (RS/PS/ES/EdDSA): a shared secret proves nothing about a client.
 //!
 //! The claims are read without verification only to find `iss`; nothing else is trusted
@@ -44,7 +56,7 @@ use crate::error::ErrorKind;
 use crate::error::StoreResult;
 #[cfg(feature = "remote")]
 use crate::remote::RemoteKeySet;
-use crate::{Clock, KeySet, Principal, SystemClock, Verifier, VerifyingKey};
+use crate::{ClaimPath, Clock, KeySet, Principal, SystemClock, Verifier, VerifyingKey};
 
 /// Where a client's public key comes from, by client id (`iss`).
 #[async_trait]
@@ -136,6 +148,11 @@ pub enum AssertionError {
     Invalid(ErrorKind),
     /// This `jti` was used before.
     Replayed,
+    /// A JWT of another kind (an access token, an ID token, another explicit `typ`), or a
+    /// `typ` other than `client-authentication+jwt` in strict mode.
+    WrongKind,
+    /// The request's `client_id` is not the assertion's `iss`.
+    ClientMismatch,
     /// The key source or the replay store failed.
     Unavailable(String),
 }
@@ -146,6 +163,10 @@ impl fmt::Display for AssertionError {
             Self::UnknownClient => f.write_str("Unknown client"),
             Self::Invalid(kind) => fmt::Display::fmt(kind, f),
             Self::Replayed => f.write_str("Token has already been used"),
+            Self::WrongKind => f.write_str("The token is not a client assertion"),
+            Self::ClientMismatch => {
+                f.write_str("The client_id does not match the assertion's issuer")
+            }
             Self::Unavailable(_) => f.write_str("Client keys are unavailable; try again"),
         }
     }
@@ -159,6 +180,8 @@ pub struct ClientAssertions {
     keys: Arc<dyn ClientKeys>,
     replay: Arc<dyn ReplayStore>,
     audience: String,
+    token_endpoint: Option<String>,
+    strict_typ: bool,
     max_lifetime: Duration,
     leeway: Duration,
     clock: Arc<dyn Clock>,
@@ -174,21 +197,42 @@ impl fmt::Debug for ClientAssertions {
 }
 
 impl ClientAssertions {
-    /// Assertions for `audience` (this server's identifier), with keys from `keys` and
-    /// single use enforced by `replay`.
+    /// Assertions whose `aud` must be `issuer` (this server's issuer identifier), with keys
+    /// from `keys` and single use enforced by `replay`.
     pub fn new(
         keys: Arc<dyn ClientKeys>,
         replay: Arc<dyn ReplayStore>,
-        audience: impl Into<String>,
+        issuer: impl Into<String>,
     ) -> Self {
         Self {
             keys,
             replay,
-            audience: audience.into(),
+            audience: issuer.into(),
+            token_endpoint: None,
+            strict_typ: false,
             max_lifetime: Duration::from_secs(300),
             leeway: Duration::from_secs(5),
             clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Also accepts `aud` equal to this token endpoint URL (one string still).
+    ///
+    /// Defaults to none: only the issuer identifier (draft-ietf-oauth-rfc7523bis §5).
+    #[must_use]
+    pub fn with_token_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.token_endpoint = Some(url.into());
+        self
+    }
+
+    /// Requires explicit typing: `typ: client-authentication+jwt`
+    /// (draft-ietf-oauth-rfc7523bis §4).
+    ///
+    /// Defaults to off: `client-authentication+jwt`, `JWT` and an absent `typ` are accepted.
+    #[must_use]
+    pub fn with_strict_typ(mut self) -> Self {
+        self.strict_typ = true;
+        self
     }
 
     /// The longest accepted `exp - iat` (or `exp - now`). Default 5 minutes.
@@ -218,7 +262,27 @@ impl ClientAssertions {
     ///
     /// See [`AssertionError`].
     pub async fn verify(&self, assertion: &str) -> Result<Principal, AssertionError> {
-        let client = unverified_issuer(assertion).ok_or(AssertionError::UnknownClient)?;
+        self.verify_for_client(assertion, None).await
+    }
+
+    /// As [`verify`](Self::verify), for a request that names its `client_id`: it must be the
+    /// assertion's `iss` (RFC 7521 §4.2).
+    ///
+    /// # Errors
+    ///
+    /// See [`AssertionError`]; [`AssertionError::ClientMismatch`] for another `client_id`.
+    pub async fn verify_for_client(
+        &self,
+        assertion: &str,
+        client_id: Option<&str>,
+    ) -> Result<Principal, AssertionError> {
+        let (client, typ) = unverified_parts(assertion).ok_or(AssertionError::UnknownClient)?;
+        if client_id.is_some_and(|id| id != client) {
+            return Err(AssertionError::ClientMismatch);
+        }
+        if !self.typ_allowed(typ.as_deref()) {
+            return Err(AssertionError::WrongKind);
+        }
         let key = self
             .keys
             .key_for(&client)
@@ -231,9 +295,13 @@ impl ClientAssertions {
         // The registered key is the only one trusted, whatever `kid` the token names (the
         // client may name its key as it likes, by its thumbprint say).
         let key = key.without_kid();
-        let verifier = Verifier::builder(KeySet::single(key))
+        let mut builder = Verifier::builder(KeySet::single(key))
             .with_audience(self.audience.clone())
-            .with_issuer(client.clone())
+            .with_issuer(client.clone());
+        if let Some(endpoint) = &self.token_endpoint {
+            builder = builder.with_audience(endpoint.clone());
+        }
+        let verifier = builder
             .with_required_claims(["jti"])
             .with_max_lifetime(self.max_lifetime)
             .with_leeway(self.leeway)
@@ -245,6 +313,18 @@ impl ClientAssertions {
             .map_err(|e| AssertionError::Invalid(e.into_kind()))?;
         if principal.subject() != client {
             return Err(AssertionError::Invalid(ErrorKind::InvalidSubject));
+        }
+        // One string, not an array holding it (the verifier accepted either).
+        static AUD: std::sync::LazyLock<ClaimPath> =
+            std::sync::LazyLock::new(|| ClaimPath::new("aud"));
+        if !matches!(principal.claim(&AUD), Some(serde_json::Value::String(_))) {
+            return Err(AssertionError::Invalid(ErrorKind::InvalidAudience));
+        }
+        if ID_TOKEN_CLAIMS
+            .iter()
+            .any(|path| principal.claim(path).is_some())
+        {
+            return Err(AssertionError::WrongKind);
         }
         let jti = principal
             .token_id()
@@ -263,17 +343,53 @@ impl ClientAssertions {
     }
 }
 
-/// The `iss` of a token, read without verification (only to pick the key), or `None`.
-fn unverified_issuer(token: &str) -> Option<String> {
+/// Claims only an OpenID Connect ID token carries.
+static ID_TOKEN_CLAIMS: std::sync::LazyLock<[ClaimPath; 4]> =
+    std::sync::LazyLock::new(|| ["nonce", "at_hash", "c_hash", "auth_time"].map(ClaimPath::new));
+
+/// The media type of explicitly typed client assertions (draft-ietf-oauth-rfc7523bis §4).
+pub const CLIENT_ASSERTION_TYP: &str = "client-authentication+jwt";
+
+impl ClientAssertions {
+    /// Whether a `typ` header marks a client assertion (RFC 7515 §4.1.9: compared
+    /// case-insensitively, with or without `application/`).
+    fn typ_allowed(&self, typ: Option<&str>) -> bool {
+        let typ = typ.map(|t| {
+            let t = t.trim();
+            t.get(..12)
+                .filter(|p| p.eq_ignore_ascii_case("application/"))
+                .map_or(t, |_| &t[12..])
+        });
+        match typ {
+            Some(t) if t.eq_ignore_ascii_case(CLIENT_ASSERTION_TYP) => true,
+            Some(t) if t.eq_ignore_ascii_case("JWT") => !self.strict_typ,
+            None => !self.strict_typ,
+            Some(_) => false,
+        }
+    }
+}
+
+/// The `iss` and `typ` of a token, read without verification (only to pick the key and refuse
+/// other kinds early), or `None`.
+fn unverified_parts(token: &str) -> Option<(String, Option<String>)> {
     if token.len() > 8 * 1024 {
         return None;
     }
-    let payload = token.split('.').nth(1)?;
-    let json = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let mut segments = token.split('.');
+    let (header, payload) = (segments.next()?, segments.next()?);
     #[derive(serde::Deserialize)]
     struct Iss {
         iss: Option<String>,
     }
-    let iss = serde_json::from_slice::<Iss>(&json).ok()?.iss?;
-    (!iss.is_empty() && iss.len() <= 256).then_some(iss)
+    #[derive(serde::Deserialize)]
+    struct Typ {
+        typ: Option<String>,
+    }
+    let iss = serde_json::from_slice::<Iss>(&URL_SAFE_NO_PAD.decode(payload).ok()?)
+        .ok()?
+        .iss?;
+    let typ = serde_json::from_slice::<Typ>(&URL_SAFE_NO_PAD.decode(header).ok()?)
+        .ok()?
+        .typ;
+    (!iss.is_empty() && iss.len() <= 256).then_some((iss, typ))
 }

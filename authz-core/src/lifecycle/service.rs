@@ -601,6 +601,43 @@ impl TokenService {
             .map_err(|_| LifecycleError::Signing)
     }
 
+    /// An access token for a client acting on its own behalf (the OAuth 2.0
+    /// client-credentials grant, RFC 6749 §4.4, once the client has authenticated — with a
+    /// client assertion, say): `sub` and `client_id` are the client, `scope` the scopes
+    /// granted. No refresh token (§4.4.3) and no session: it is revoked by `jti`
+    /// ([`revoke`](Self::revoke)) and expires with the access-token lifetime.
+    ///
+    /// # Errors
+    ///
+    /// [`LifecycleError::InvalidInput`] for an empty client id; [`LifecycleError::Signing`].
+    pub fn client_token(
+        &self,
+        client_id: &str,
+        scopes: &[String],
+    ) -> Result<TokenPair, LifecycleError> {
+        if client_id.is_empty() || client_id.len() > 256 {
+            return Err(LifecycleError::InvalidInput(
+                "the client id is empty or too long".into(),
+            ));
+        }
+        let mut claims = json!({"sub": client_id, "client_id": client_id});
+        if !scopes.is_empty()
+            && let Some(map) = claims.as_object_mut()
+        {
+            map.insert("scope".into(), scopes.join(" ").into());
+        }
+        let access_token = self
+            .inner
+            .issuer
+            .issue(&claims)
+            .map_err(|_| LifecycleError::Signing)?;
+        Ok(TokenPair {
+            access_token,
+            expires_in: self.inner.access_ttl.as_secs(),
+            refresh_token: String::new(),
+        })
+    }
+
     /// Exchanges a refresh token for a new pair, retiring it. Presenting a retired token
     /// revokes its whole family (refresh tokens and access tokens alike, in one transaction).
     ///

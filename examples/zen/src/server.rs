@@ -10,13 +10,20 @@
 //!   30 s after issue.
 //! - `POST /`: the use token as the raw body (the seed's client) or as Bearer → 200 and a Zen
 //!   line, 403 with the reason (`The token is not yet valid (nbf)`, `Signature has expired`).
+//! - `POST /token`: the standard way to the same end, OAuth 2.0's client-credentials grant
+//!   authenticated by the same assertion (`grant_type=client_credentials`,
+//!   `client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer`,
+//!   `client_assertion=…`): an access token usable at once, errors as RFC 6749 §5.2
+//!   (`invalid_client` with 401).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use authz_axum::assertion::{AssertionError, ClientAssertions, MemoryReplays};
 use authz_axum::jwks::HttpFetcher;
+use authz_axum::lifecycle::TokenService;
 use authz_axum::remote::{RemoteKeySet, RemoteOptions};
+use authz_axum::token::TokenRoutes;
 use authz_axum::{Algorithm, Issuer, KeySet, SigningKey, Verifier};
 use axum::Router;
 use axum::body::Bytes;
@@ -62,12 +69,24 @@ pub fn app(keyserver: &str, audience: &str) -> Result<Router, String> {
         .with_leeway(Duration::from_secs(1))
         .build()
         .map_err(|e| e.to_string())?;
+    let assertions = ClientAssertions::new(
+        Arc::new(client_keys),
+        Arc::new(MemoryReplays::new()),
+        audience,
+    );
+    // The standard grant beside the seed's /login: OAuth 2.0 client credentials with the
+    // same client assertion, answered by the token routes (access tokens signed with the same
+    // key, so `POST /` takes them too).
+    let tokens = TokenService::builder(key.clone())
+        .with_issuer(audience)
+        .with_audience(audience)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let token_routes = TokenRoutes::new(tokens)
+        .with_client_credentials(assertions.clone(), |_client| Some(vec!["zen".to_owned()]))
+        .public_routes();
     let server = Server {
-        assertions: ClientAssertions::new(
-            Arc::new(client_keys),
-            Arc::new(MemoryReplays::new()),
-            audience,
-        ),
+        assertions,
         key,
         verifier,
         audience: audience.to_owned(),
@@ -76,7 +95,8 @@ pub fn app(keyserver: &str, audience: &str) -> Result<Router, String> {
         .route("/login", post(login))
         .route("/", post(zen))
         .layer(DefaultBodyLimit::max(16 * 1024))
-        .with_state(server))
+        .with_state(server)
+        .merge(token_routes))
 }
 
 fn text(status: StatusCode, body: impl Into<String>) -> Response {

@@ -255,3 +255,107 @@ async fn keyserver_and_login_failures() {
     let (status, _, body) = post("/login", assertion(&newcomer, "newcomer")).await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// The standard grant beside the seed's /login: client credentials with a client assertion,
+/// RFC 6749 §5.2 errors, and the draft-ietf-oauth-rfc7523bis checks on the assertion.
+#[tokio::test]
+async fn client_credentials_with_a_client_assertion() {
+    let z = setup();
+    let http = reqwest::Client::new();
+    let client = SigningKey::from_pem(
+        Algorithm::RS256,
+        std::fs::read_to_string(z.dir.join("client.key")).unwrap(),
+    )
+    .unwrap();
+    let grant = |assertion: &str, extra: &str| {
+        let http = http.clone();
+        let url = format!("{}/token", z.server);
+        let body = format!(
+            "grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={assertion}{extra}"
+        );
+        async move {
+            let r = http
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    let (status, body) = grant(&assertion(&client, "client"), "&client_id=client").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["scope"], "zen");
+    assert!(
+        body.get("refresh_token").is_none(),
+        "no refresh token (§4.4.3)"
+    );
+    // The access token works at once at POST /.
+    let response = http
+        .post(format!("{}/", z.server))
+        .bearer_auth(body["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+
+    // Refused: an audience array (even with the server in it), a client_id of someone else,
+    // an access token presented as an assertion, a replay, a scope not granted.
+    let array_aud = Issuer::new(client.clone())
+        .with_audience(AUDIENCE)
+        .with_audience("http://elsewhere")
+        .issue(&json!({"iss": "client", "sub": "client"}))
+        .unwrap();
+    let (status, body) = grant(&array_aud, "").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let (status, body) = grant(&assertion(&client, "client"), "&client_id=other").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    let access_token = Issuer::new(client.clone())
+        .with_audience(AUDIENCE)
+        .with_typ("at+jwt")
+        .issue(&json!({"iss": "client", "sub": "client"}))
+        .unwrap();
+    let (status, body) = grant(&access_token, "").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{body}"
+    );
+    let once = assertion(&client, "client");
+    assert_eq!(grant(&once, "").await.0, 200);
+    assert_eq!(grant(&once, "").await.0, 401, "replayed");
+    let (status, body) = grant(&assertion(&client, "client"), "&scope=admin").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_scope"))
+    );
+    // No assertion at all, or another assertion type: invalid_client; no grant type:
+    // invalid_request.
+    let response = http
+        .post(format!("{}/token", z.server))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    let response = http
+        .post(format!("{}/token", z.server))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("client_assertion=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+}
