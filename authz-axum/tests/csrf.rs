@@ -360,3 +360,42 @@ async fn a_cookie_source_without_a_configured_key_still_checks() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert!(stored.lock().unwrap().is_empty());
 }
+
+/// RFC 6750 §2: one method per request. A header token beside a form body that carries
+/// `access_token` is 400 `invalid_request`, the handler does not run; a form without one goes
+/// through with its body intact.
+#[tokio::test]
+async fn a_header_token_beside_a_form_body_token_is_two_methods() {
+    let s = serve(csrf()).await;
+    let form = |body: &str| {
+        s.client
+            .post(format!("{}/posts", s.base))
+            .bearer_auth(token("s1"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_owned())
+    };
+    let reply = s
+        .send(form(&format!("title=x&access_token={}", token("s2"))))
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{:?}", reply.body);
+    assert_eq!(reply.body["code"], "invalid_request");
+    assert_eq!(s.stored(), 0);
+    let reply = s.send(form("title=hello&content=world")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        s.stored.lock().unwrap().last().unwrap(),
+        "alice: title=hello&content=world",
+        "the body reaches the handler unchanged"
+    );
+    // A JSON body is not a form: its contents are not RFC 6750's business.
+    let reply = s
+        .send(
+            s.client
+                .post(format!("{}/posts", s.base))
+                .bearer_auth(token("s1"))
+                .header("content-type", "application/json")
+                .body(r#"{"access_token":"x"}"#),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+}

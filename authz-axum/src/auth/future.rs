@@ -15,6 +15,7 @@ use tower_service::Service;
 use super::layer::{AuthConfig, AuthState};
 use super::rejection::AuthRejection;
 use super::revocation::RevocationStatus;
+use super::service::AuthService;
 use super::source::Via;
 
 pin_project! {
@@ -48,6 +49,12 @@ pin_project! {
             config: Arc<AuthConfig>,
             via: Via,
         },
+        CheckingForm {
+            check: BoxFuture<'static, Result<Request<B>, AuthRejection>>,
+            service: Option<AuthService<S>>,
+            config: Arc<AuthConfig>,
+        },
+        Again { future: Pin<Box<ResponseFuture<S, B>>> },
         Rejected { response: Option<Response> },
     }
 }
@@ -85,6 +92,21 @@ impl<S: Service<Request<B>>, B> ResponseFuture<S, B> {
 }
 
 impl<S: Service<Request<B>>, B> ResponseFuture<S, B> {
+    /// The form-body check: read the body, then run the layer again on the restored request.
+    pub(crate) fn checking_form(
+        check: BoxFuture<'static, Result<Request<B>, AuthRejection>>,
+        service: AuthService<S>,
+        config: Arc<AuthConfig>,
+    ) -> Self {
+        Self {
+            kind: Kind::CheckingForm {
+                check,
+                service: Some(service),
+                config,
+            },
+        }
+    }
+
     /// The slow path: the principal comes from a future (a key refresh for an unknown `kid`,
     /// then the revocation check).
     pub(crate) fn resolving(
@@ -108,7 +130,9 @@ impl<S: Service<Request<B>>, B> ResponseFuture<S, B> {
 
 impl<S, B> Future for ResponseFuture<S, B>
 where
-    S: Service<Request<B>, Response = Response>,
+    S: Service<Request<B>, Response = Response> + Clone,
+    B: http_body::Body<Data = axum::body::Bytes> + From<axum::body::Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     type Output = Result<Response, S::Error>;
 
@@ -116,6 +140,25 @@ where
         loop {
             let next = match self.as_mut().project().kind.project() {
                 KindProj::Inner { future } => return future.poll(cx),
+                KindProj::Again { future } => return future.as_mut().poll(cx),
+                KindProj::CheckingForm {
+                    check,
+                    service,
+                    config,
+                } => {
+                    let checked = ready!(check.as_mut().poll(cx));
+                    let mut service = service
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    match checked {
+                        Ok(request) => Kind::Again {
+                            future: Box::pin(service.call(request)),
+                        },
+                        Err(rejection) => Kind::Rejected {
+                            response: Some(config.reject(rejection)),
+                        },
+                    }
+                }
                 KindProj::Rejected { response } => {
                     let response = response
                         .take()

@@ -106,9 +106,59 @@ impl<S> AuthService<S> {
     }
 }
 
+/// A request whose form body was checked for a second token (so that the check runs once).
+#[derive(Clone, Copy)]
+struct FormChecked;
+
+/// The most of a form body read to look for a second token: axum's default body limit.
+const FORM_CHECK_LIMIT: usize = 2 * 1024 * 1024;
+
+/// Whether the request's body is a form that could carry `access_token` (RFC 6750 §2.2).
+fn form_body<B>(request: &Request<B>) -> bool {
+    request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+        && request.extensions().get::<FormChecked>().is_none()
+}
+
+/// Reads the form body and refuses it when it carries an `access_token` too (RFC 6750 §2: one
+/// method per request); otherwise gives the request back, body restored.
+fn check_form<B>(request: Request<B>) -> BoxFuture<'static, Result<Request<B>, AuthRejection>>
+where
+    B: http_body::Body<Data = axum::body::Bytes> + From<axum::body::Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    use http_body_util::BodyExt as _;
+    Box::pin(async move {
+        let (mut parts, body) = request.into_parts();
+        let bytes = http_body_util::Limited::new(body, FORM_CHECK_LIMIT)
+            .collect()
+            .await
+            .map_err(|_| {
+                AuthRejection::InvalidRequest("the form body could not be read to check it")
+            })?
+            .to_bytes();
+        if form_urlencoded::parse(&bytes).any(|(name, _)| name == "access_token") {
+            return Err(AuthRejection::InvalidRequest(
+                "the token is given by more than one method",
+            ));
+        }
+        parts.extensions.insert(FormChecked);
+        Ok(Request::from_parts(parts, B::from(bytes)))
+    })
+}
+
 impl<S, B> Service<Request<B>> for AuthService<S>
 where
     S: Service<Request<B>, Response = Response> + Clone,
+    B: http_body::Body<Data = axum::body::Bytes> + From<axum::body::Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     type Response = Response;
     type Error = S::Error;
@@ -125,7 +175,19 @@ where
         // route's `OPTIONS` reaches (an `any(...)` route, the fallback) for an anonymous
         // caller.
         let config = &self.config;
-        let outcome = match source::find(&config.sources, request.headers(), request.uri()) {
+        let found = source::find(&config.sources, request.headers(), request.uri());
+        // A token in the header (or the query) and a form body: the body may hold a second one
+        // (RFC 6750 §2.2), which makes the request malformed. Read it first (rare: bearer
+        // tokens seldom come with form bodies), then run this again on the restored request.
+        if matches!(&found, Ok(Some(f)) if f.via == Via::Explicit) && form_body(&request) {
+            drop(found);
+            let again = AuthService {
+                inner: crate::take_ready(&mut self.inner),
+                config: config.clone(),
+            };
+            return ResponseFuture::checking_form(check_form(request), again, config.clone());
+        }
+        let outcome = match found {
             Err(reason) => Err(AuthRejection::InvalidRequest(reason)),
             Ok(None) if config.required => Err(AuthRejection::MissingToken),
             Ok(None) => Ok(None),

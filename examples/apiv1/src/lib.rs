@@ -15,5 +15,6 @@ use axum::Router;
 ///
 /// If the auth configuration is invalid.
 pub fn app(config: &config::Config) -> Result<Router, String> {
-    Ok(resource::apiv1::auth::routes().layer(decorator::layer(config)?))
+    let guarded = resource::apiv1::auth::routes().layer(decorator::layer(config)?);
+    Ok(resource::apiv1::auth::public_routes().merge(guarded))
 }

@@ -128,6 +128,11 @@ async fn matrix_over_real_http() {
         .with_clock(FixedClock::at_unix(1_600_000_000))
         .issue(&json!({"sub": "admin", "roles": ["admin"], "scope": "items:write"}))
         .unwrap();
+    // The health route needs no token, and a stale or garbage one cannot break it.
+    for stale in [expired.as_str(), "garbage"] {
+        let health = call(&server, "GET", "/api/v1/health", Some(stale), None).await;
+        assert_eq!(health.status, 200, "{stale}");
+    }
     let wrong = token(json!({"sub": "user", "roles": ["user"], "scope": "items:read"}));
     let right = token(json!({"sub": "admin", "roles": ["admin"], "scope": "items:write"}));
     let realm = r#"Bearer realm="apiv1""#;

@@ -79,17 +79,24 @@ pub async fn app(config: &Config) -> Result<Router, String> {
 }
 
 /// The routes over a token service.
+///
+/// The token routes need no access token and sit outside the AuthLayer: a client that still
+/// sends its expired or revoked access token can always get a new pair.
 pub fn routes(tokens: TokenService) -> Router {
     let layer = AuthLayer::new(tokens.verifier().clone()).with_revocation(tokens.clone());
+    let tokens = Arc::new(tokens);
+    let guarded = Router::new()
+        .route("/hello/", get(hello))
+        .with_state(tokens.clone())
+        .layer(layer);
     Router::new()
         .route("/api/token/", post(obtain_pair))
         .route("/api/token/refresh/", post(refresh))
         .route("/api/token/verify/", post(verify))
         .route("/api/token/blacklist/", post(blacklist))
-        .route("/hello/", get(hello))
         .layer(DefaultBodyLimit::max(8 * 1024))
-        .with_state(Arc::new(tokens))
-        .layer(layer)
+        .with_state(tokens)
+        .merge(guarded)
 }
 
 type Tokens = State<Arc<TokenService>>;

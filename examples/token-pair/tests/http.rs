@@ -191,6 +191,20 @@ async fn simplejwt_flow() {
         server.hello(s(&pair["refresh"])).await.0,
         StatusCode::UNAUTHORIZED
     );
+    // The token routes need no access token: a client that still sends a blacklisted or
+    // garbage one gets a new pair all the same.
+    for stale in [s(&pair["refresh"]), "garbage"] {
+        let response = server
+            .http
+            .post(format!("{}/api/token/", server.base))
+            .bearer_auth(stale)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("username=demo&password=demo-password-123")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{stale}");
+    }
 }
 
 #[tokio::test]
