@@ -8,10 +8,13 @@
 //! See the [`auth`] module for the request path and an example.
 
 pub mod auth;
+pub mod client;
 pub mod cookie;
 mod guard;
 pub mod jwks;
 pub mod keyserver;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod token;
 pub mod usage;
 

@@ -46,7 +46,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use std::sync::Arc;
 
@@ -55,7 +55,7 @@ use authz_core::lifecycle::{LifecycleError, TokenPair, TokenService};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER};
@@ -184,6 +184,8 @@ pub struct TokenResponse {
     token_type: &'static str,
     /// The scopes granted, for the client-credentials grant.
     scope: Option<String>,
+    /// The device token to set as [`DEVICE_COOKIE`], after a password login.
+    device: Option<String>,
 }
 
 impl std::fmt::Debug for TokenResponse {
@@ -201,7 +203,17 @@ impl TokenResponse {
             pair,
             token_type: "Bearer",
             scope: None,
+            device: None,
         }
+    }
+
+    /// Also sets the [`DEVICE_COOKIE`] (`HttpOnly; Secure; SameSite=Strict; Path=/`, a year):
+    /// the proof that this client logged in to the account, which spares it the account-wide
+    /// login throttling at its next logins.
+    #[must_use]
+    pub fn with_device(mut self, device: String) -> Self {
+        self.device = Some(device);
+        self
     }
 
     /// A client-credentials answer: `{"access_token","token_type":"Bearer","expires_in",
@@ -211,6 +223,7 @@ impl TokenResponse {
             pair,
             token_type: "Bearer",
             scope: Some(scopes.join(" ")),
+            device: None,
         }
     }
 
@@ -243,7 +256,15 @@ impl IntoResponse for TokenResponse {
         if let Some(scope) = self.scope {
             body["scope"] = scope.into();
         }
-        no_store(axum::Json(body).into_response())
+        let mut response = no_store(axum::Json(body).into_response());
+        if let Some(device) = self.device
+            && let Some(cookie) = device_cookie(&device)
+        {
+            response
+                .headers_mut()
+                .append(http::header::SET_COOKIE, cookie);
+        }
+        response
     }
 }
 
@@ -399,12 +420,10 @@ pub fn parse_body<T: for<'de> Deserialize<'de>>(
     }
 }
 
-/// The client address axum's `ConnectInfo<SocketAddr>` gives, if the server provides it.
+/// The client's address ([`crate::client::client_address`]: behind trusted proxies, the
+/// client they report; else the TCP peer), if the server provides one.
 pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
+    crate::client::client_address(&parts.extensions)
 }
 
 /// The body, or a JSON error: 413 over the limit, 400 if it could not be read.
@@ -447,10 +466,8 @@ async fn token(
         "password" => {
             let username = required(request.username, "username")?;
             let password = required(request.password, "password")?;
-            let pair = service
-                .login(&username, &password, client_ip(&parts))
-                .await?;
-            Ok(TokenResponse::new(pair))
+            let success = password_login(&service, &parts, &username, &password).await?;
+            Ok(TokenResponse::new(success.pair).with_device(success.device))
         }
         "refresh_token" => {
             let refresh_token = required(request.refresh_token, "refresh_token")?;
@@ -470,6 +487,59 @@ async fn token(
             retry_after: None,
         }),
     }
+}
+
+/// The name of the cookie that carries a client's device token (see
+/// [`TokenService::login_with`]): `HttpOnly; Secure; SameSite=Strict; Path=/`, a year.
+pub const DEVICE_COOKIE: &str = "__Host-authz-device";
+
+/// The `Set-Cookie` value that hands a client its device token: [`DEVICE_COOKIE`],
+/// `HttpOnly; Secure; SameSite=Strict; Path=/`, a year. `None` if `device` is not a valid
+/// header value (device tokens from [`TokenService::login_with`] always are).
+pub fn device_cookie(device: &str) -> Option<HeaderValue> {
+    HeaderValue::try_from(format!(
+        "{DEVICE_COOKIE}={device}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=31536000"
+    ))
+    .ok()
+}
+
+/// A password login with the client's address and device token (from the
+/// [`DEVICE_COOKIE`]), for the token routes and an app's own login route.
+///
+/// # Errors
+///
+/// As [`TokenService::login_with`].
+pub async fn password_login(
+    service: &TokenService,
+    parts: &Parts,
+    login: &str,
+    password: &str,
+) -> Result<authz_core::lifecycle::LoginSuccess, LifecycleError> {
+    let device = parts
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == DEVICE_COOKIE)
+        .map(|(_, value)| value);
+    let client = client_ip(parts);
+    let attempt = authz_core::lifecycle::LoginAttempt::new(login, password)
+        .from_client(client)
+        .with_device(device);
+    let result = service.login_with(&attempt).await;
+    if let Err(error) = &result
+        && matches!(
+            error,
+            LifecycleError::InvalidCredentials | LifecycleError::Throttled { .. }
+        )
+    {
+        // The address the throttle counted (behind trusted proxies, the client's); never the
+        // name or the password.
+        tracing::info!(target: "authz_axum::token", client = ?client, code = error.code(), "login refused");
+    }
+    result
 }
 
 /// The client-credentials grant with a client assertion (RFC 6749 §4.4, RFC 7523 §2.2).
@@ -573,10 +643,26 @@ async fn revoke(
     Ok(no_store(StatusCode::OK.into_response()))
 }
 
+/// The logout routes act only on this service's own access tokens: the AuthLayer may trust
+/// another issuer too, whose subjects are not this service's users.
+fn own(service: &TokenService, principal: &authz_core::Principal) -> Result<(), TokenError> {
+    if service.issued(principal) {
+        Ok(())
+    } else {
+        Err(TokenError {
+            status: StatusCode::UNAUTHORIZED,
+            error: "invalid_token",
+            description: "the token was not issued by this service".into(),
+            retry_after: None,
+        })
+    }
+}
+
 async fn logout(
     State(Shared { service, .. }): State<Shared>,
     Auth(principal): Auth,
 ) -> Result<StatusCode, TokenError> {
+    own(&service, &principal)?;
     service.logout(&principal).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -585,6 +671,7 @@ async fn logout_all(
     State(Shared { service, .. }): State<Shared>,
     Auth(principal): Auth,
 ) -> Result<StatusCode, TokenError> {
+    own(&service, &principal)?;
     service.logout_all(principal.subject()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

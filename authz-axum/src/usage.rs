@@ -40,7 +40,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -52,7 +52,7 @@ pub use authz_core::usage::{
     UsageRow,
 };
 use axum::body::Body;
-use axum::extract::{ConnectInfo, MatchedPath};
+use axum::extract::MatchedPath;
 use axum::response::Response;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use pin_project_lite::pin_project;
@@ -258,12 +258,10 @@ impl Caller {
                 Self::Anonymous(format!("sub:{}", principal.subject()))
             }
             Some(principal) => Self::Subject(principal.clone()),
-            None => Self::Anonymous(
-                match request.extensions().get::<ConnectInfo<SocketAddr>>() {
-                    Some(ConnectInfo(addr)) => format!("anon:{}", network_of(addr.ip())),
-                    None => "anon:unknown".to_owned(),
-                },
-            ),
+            None => Self::Anonymous(match crate::client::client_address(request.extensions()) {
+                Some(ip) => format!("anon:{}", authz_core::client::address_group(ip)),
+                None => "anon:unknown".to_owned(),
+            }),
         }
     }
 
@@ -284,21 +282,6 @@ fn reserved(subject: &str) -> bool {
     ["anon:", "client:", "sub:"]
         .iter()
         .any(|prefix| subject.starts_with(prefix))
-}
-
-/// The unit an anonymous caller is counted by: its IPv4 address, or its IPv6 /64 (one
-/// customer's allocation: per address, a client could rotate through billions).
-fn network_of(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-        },
-    }
 }
 
 /// Standard methods as they are; anything else as `OTHER` (a client must not be able to

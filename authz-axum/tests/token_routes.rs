@@ -565,3 +565,72 @@ async fn client_credentials_grant_answers_rfc_6749_errors() {
         (StatusCode::UNAUTHORIZED, Some("invalid_client"))
     );
 }
+
+/// The logout routes act only on tokens the service issued: a token of another issuer that
+/// the same layer trusts (same subject, even) cannot log anyone out.
+#[tokio::test]
+async fn logout_refuses_tokens_of_another_issuer() {
+    use authz_axum::{Issuer, KeySet, Verifier};
+    let ours = SigningKey::generate(Algorithm::ES256).unwrap();
+    let service = TokenService::builder(ours.clone())
+        .with_issuer("https://auth.test")
+        .with_audience("api")
+        .with_passwords(Passwords::with_params(
+            argon2::Params::new(1024, 1, 1, None).unwrap(),
+        ))
+        .build()
+        .unwrap();
+    let alice = service
+        .register("alice", None, "correct horse 1", &["user"])
+        .await
+        .unwrap();
+    let partner = SigningKey::generate(Algorithm::ES256)
+        .unwrap()
+        .with_kid("partner");
+    // A layer that accepts both issuers' tokens (audience "api").
+    let verifier =
+        Verifier::builder(KeySet::new([ours.verifying_key(), partner.verifying_key()]).unwrap())
+            .with_audience("api")
+            .build()
+            .unwrap();
+    let app = Router::new()
+        .route("/me", get(me))
+        .merge(TokenRoutes::new(service.clone()).logout_routes())
+        .layer(AuthLayer::new(verifier).with_revocation(service.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let http = Client::new();
+
+    let pair = service
+        .login("alice", "correct horse 1", None)
+        .await
+        .unwrap();
+    let foreign = Issuer::new(partner)
+        .with_issuer("https://partner.test")
+        .with_audience("api")
+        .issue(&json!({"sub": alice.id.to_string(), "sid": "whatever"}))
+        .unwrap();
+    let me = http
+        .get(format!("{base}/me"))
+        .bearer_auth(&foreign)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK, "the layer trusts the partner");
+    for path in ["/logout", "/logout-all"] {
+        let response = http
+            .post(format!("{base}{path}"))
+            .bearer_auth(&foreign)
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = error_of(response).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(body["error"], "invalid_token", "{path}: {body}");
+    }
+    // Alice's own session is untouched.
+    let principal = service.verifier().verify(&pair.access_token).unwrap();
+    assert!(!service.is_revoked(&principal).await.unwrap());
+    service.refresh(&pair.refresh_token).await.unwrap();
+}

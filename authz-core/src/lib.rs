@@ -52,6 +52,7 @@ pub mod assertion;
 mod b64;
 mod backend;
 mod cache;
+pub mod client;
 pub mod clock;
 mod error;
 pub mod issue;

@@ -194,7 +194,7 @@ impl Parse for Item {
             }
             "policy" => {
                 input.parse::<Token![=]>()?;
-                Ok(Self::Policy(input.parse()?))
+                Ok(Self::Policy(parse_policy(input)?))
             }
             "quota" => {
                 input.parse::<Token![=]>()?;
@@ -213,6 +213,28 @@ impl Parse for Item {
             )),
         }
     }
+}
+
+/// The function a `policy = ...` names: a path in expression position (generic arguments
+/// only with a turbofish, `check::<u8>`), not a bare `crate`, `self`, `super` or `Self`.
+fn parse_policy(input: ParseStream<'_>) -> syn::Result<Path> {
+    const HELP: &str = "`policy` names an async function: `policy = is_owner` or \
+                        `policy = crate::checks::is_owner` (generic arguments with a turbofish: \
+                        `check::<T>`)";
+    let start = input.span();
+    let path = match input.parse::<syn::ExprPath>() {
+        Ok(expr) if expr.qself.is_none() && expr.attrs.is_empty() => expr.path,
+        Ok(expr) => return Err(syn::Error::new_spanned(expr, HELP)),
+        Err(_) => return Err(syn::Error::new(start, HELP)),
+    };
+    let last = path.segments.last().map(|s| s.ident.to_string());
+    if matches!(last.as_deref(), Some("crate" | "self" | "super" | "Self")) {
+        return Err(syn::Error::new_spanned(&path, HELP));
+    }
+    if input.peek(Token![<]) || input.peek(syn::token::Paren) {
+        return Err(syn::Error::new(input.span(), HELP));
+    }
+    Ok(path)
 }
 
 /// `"30/min"` → (30, 60).

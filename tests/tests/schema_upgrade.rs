@@ -35,7 +35,7 @@ fn tokens(name: &str) -> Value {
 }
 
 async fn upgraded_database_keeps_working(store: Arc<SqlStore>, tokens: &Value) {
-    assert_eq!(store.schema_version().await.unwrap(), 2);
+    assert_eq!(store.schema_version().await.unwrap(), 3);
     let clock = FixedClock::at_unix(MADE_AT + 20);
     let key =
         SigningKey::from_secret(Algorithm::HS256, b"fixture secret, 32 bytes or more!").unwrap();
@@ -119,7 +119,7 @@ async fn upgraded_database_keeps_working(store: Arc<SqlStore>, tokens: &Value) {
         "{log:?}"
     );
     // Connecting again changes nothing.
-    assert_eq!(store.schema_version().await.unwrap(), 2);
+    assert_eq!(store.schema_version().await.unwrap(), 3);
 }
 
 #[tokio::test]
@@ -136,7 +136,7 @@ async fn sqlite_made_by_the_first_schema_is_upgraded() {
     let store = Arc::new(SqlStore::open_sqlite(&path).await.unwrap());
     upgraded_database_keeps_working(store, &tokens("schema-v1.sqlite.tokens.json")).await;
     let again = SqlStore::open_sqlite(&path).await.unwrap();
-    assert_eq!(again.schema_version().await.unwrap(), 2);
+    assert_eq!(again.schema_version().await.unwrap(), 3);
 }
 
 #[tokio::test]

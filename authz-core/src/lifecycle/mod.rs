@@ -51,6 +51,7 @@
 //! ```
 
 mod error;
+mod identity;
 pub mod password;
 mod revocation;
 mod service;
@@ -58,9 +59,10 @@ pub mod store;
 mod throttle;
 
 pub use error::LifecycleError;
+pub use identity::MAX_USERNAME_CHARS;
 pub use revocation::RevocationOptions;
 pub use service::{
-    ACCESS_TOKEN_TYP, DEFAULT_HASHING_WAIT, DEFAULT_STORE_TIMEOUT, REFRESH_TOKEN_PREFIX, TokenPair,
-    TokenService, TokenServiceBuilder, looks_like_refresh_token,
+    ACCESS_TOKEN_TYP, DEFAULT_HASHING_WAIT, DEFAULT_STORE_TIMEOUT, LoginAttempt, LoginSuccess,
+    REFRESH_TOKEN_PREFIX, TokenPair, TokenService, TokenServiceBuilder, looks_like_refresh_token,
 };
 pub use throttle::{ThrottleRule, Throttling};

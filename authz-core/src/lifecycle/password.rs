@@ -46,10 +46,14 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PasswordError {
-    /// Shorter than [`MIN_PASSWORD_CHARS`].
+    /// Shorter than [`MIN_PASSWORD_CHARS`] characters once trimmed.
     TooShort,
     /// Longer than [`MAX_PASSWORD_BYTES`].
     TooLong,
+    /// Holds NUL or another control character.
+    ControlCharacter,
+    /// One of the most common passwords.
+    TooCommon,
     /// The system's random source or the hasher failed.
     Hashing,
 }
@@ -62,6 +66,10 @@ impl fmt::Display for PasswordError {
                 "the password must be at least {MIN_PASSWORD_CHARS} characters"
             ),
             Self::TooLong => write!(f, "the password must be at most {MAX_PASSWORD_BYTES} bytes"),
+            Self::ControlCharacter => {
+                f.write_str("the password must not contain control characters")
+            }
+            Self::TooCommon => f.write_str("this password is too common; choose another"),
             Self::Hashing => f.write_str("the password could not be hashed"),
         }
     }
@@ -96,6 +104,11 @@ pub struct Passwords {
     argon: Argon2<'static>,
     dummy: String,
     memory: Arc<BlockPool>,
+    /// The highest bcrypt cost among the stored hashes, with a dummy bcrypt hash of that
+    /// cost: while legacy hashes remain, every check spends one argon2 and one bcrypt check,
+    /// real or dummy, so that no login reveals which scheme (or whether any account) is
+    /// behind a name.
+    legacy: Arc<std::sync::RwLock<Option<(u32, String)>>>,
 }
 
 /// argon2's working memory (19 MiB per check with OWASP's parameters), kept between checks
@@ -170,6 +183,7 @@ impl Passwords {
             argon,
             dummy: String::new(),
             memory: Arc::new(BlockPool::new()),
+            legacy: Arc::default(),
         };
         // If the random source fails, the dummy hash is still a valid hash; only its cost
         // matters, and no password of a real user is ever checked against it.
@@ -180,20 +194,18 @@ impl Passwords {
         this
     }
 
-    /// Hashes a new password with argon2id.
+    /// Hashes a new password with argon2id, after the password policy: at least
+    /// [`MIN_PASSWORD_CHARS`] characters once trimmed, at most [`MAX_PASSWORD_BYTES`] bytes, no
+    /// control character, not one of the most common passwords (see
+    /// [`lifecycle`](super)'s identity rules).
     ///
     /// # Errors
     ///
-    /// [`PasswordError::TooShort`] / [`PasswordError::TooLong`] outside
-    /// [`MIN_PASSWORD_CHARS`]..=[`MAX_PASSWORD_BYTES`]; [`PasswordError::Hashing`] if the
-    /// random source fails.
+    /// [`PasswordError::TooShort`], [`PasswordError::TooLong`],
+    /// [`PasswordError::ControlCharacter`], [`PasswordError::TooCommon`];
+    /// [`PasswordError::Hashing`] if the random source fails.
     pub fn hash(&self, password: &str) -> Result<String, PasswordError> {
-        if password.len() > MAX_PASSWORD_BYTES {
-            return Err(PasswordError::TooLong);
-        }
-        if password.chars().count() < MIN_PASSWORD_CHARS {
-            return Err(PasswordError::TooShort);
-        }
+        super::identity::check_password(password)?;
         self.hash_unchecked(password)
     }
 
@@ -231,18 +243,80 @@ impl Passwords {
         })
     }
 
+    /// Learns which legacy hashes are stored (their first 7 characters, as
+    /// [`UserStore::password_schemes`](super::store::UserStore::password_schemes) lists them,
+    /// `$2b$12$` for passlib's bcrypt): from then on every check costs one argon2 and one
+    /// bcrypt check of the highest cost present, whatever is behind the name, until no
+    /// legacy hash remains. [`TokenService`](super::TokenService) calls it before its first
+    /// login.
+    pub fn calibrate(&self, schemes: &[String]) {
+        let cost = schemes
+            .iter()
+            .filter(|scheme| is_bcrypt(scheme))
+            .filter_map(|scheme| scheme.get(4..6)?.parse::<u32>().ok())
+            .filter(|cost| (4..=31).contains(cost))
+            .max();
+        self.raise_legacy_cost(cost);
+    }
+
+    /// Raises the dummy bcrypt cost to `cost` (never lowers it while running).
+    fn raise_legacy_cost(&self, cost: Option<u32>) {
+        let Some(cost) = cost else { return };
+        let current = self
+            .legacy
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .map(|(c, _)| *c);
+        if current.is_some_and(|current| current >= cost) {
+            return;
+        }
+        let secret = backend::random_b64url(24).unwrap_or_default();
+        if let Ok(hash) = bcrypt::hash(secret, cost) {
+            *self
+                .legacy
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((cost, hash));
+        }
+    }
+
+    /// A bcrypt check of the legacy cost, against a dummy hash (nothing when none is stored).
+    fn spend_legacy(&self, password: &str) {
+        let dummy = self
+            .legacy
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .map(|(_, hash)| hash.clone());
+        if let Some(dummy) = dummy {
+            let _ = bcrypt::verify(password, &dummy);
+        }
+    }
+
     /// Checks `password` against `stored` (argon2 PHC string, or bcrypt `$2a$`/`$2b$`/`$2y$`).
     /// `None` (unknown user) checks against a dummy hash and returns
     /// [`Verified::Invalid`], at the cost of a real check.
+    ///
+    /// # Security
+    ///
+    /// Every call costs the same whatever `stored` is — an argon2 hash, a bcrypt hash, nothing
+    /// or garbage: one argon2 check, plus, once [`calibrate`](Self::calibrate) has seen bcrypt
+    /// hashes among the stored ones, one bcrypt check of the highest cost present (real or
+    /// dummy). Otherwise the time of a login would tell an attacker which names have accounts
+    /// (OWASP authentication cheat sheet, "authentication responses").
     pub fn verify(&self, password: &str, stored: Option<&str>) -> Verified {
         if password.len() > MAX_PASSWORD_BYTES {
             return Verified::Invalid;
         }
         let Some(stored) = stored else {
             let _ = self.verify_argon(password, &self.dummy);
+            self.spend_legacy(password);
             return Verified::Invalid;
         };
         if is_bcrypt(stored) {
+            // A legacy hash of a cost not calibrated for (imported since): calibrate now.
+            self.raise_legacy_cost(stored.get(4..6).and_then(|c| c.parse().ok()));
+            let _ = self.verify_argon(password, &self.dummy);
             return match bcrypt::verify(password, stored) {
                 Ok(true) => Verified::Valid {
                     rehash: self.hash_unchecked(password).ok(),
@@ -251,7 +325,9 @@ impl Passwords {
             };
         }
         if stored.starts_with("$argon2") {
-            return match self.verify_argon(password, stored) {
+            let verified = self.verify_argon(password, stored);
+            self.spend_legacy(password);
+            return match verified {
                 Some(true) => Verified::Valid {
                     rehash: self
                         .needs_rehash(stored)
@@ -263,6 +339,7 @@ impl Passwords {
         }
         // An unreadable hash: spend the same time, refuse.
         let _ = self.verify_argon(password, &self.dummy);
+        self.spend_legacy(password);
         Verified::Invalid
     }
 

@@ -52,6 +52,71 @@ impl fmt::Debug for TokenPair {
     }
 }
 
+/// One login attempt: what [`TokenService::login_with`] checks.
+#[derive(Clone, Copy)]
+#[non_exhaustive]
+pub struct LoginAttempt<'a> {
+    /// The username or email, as typed.
+    pub login: &'a str,
+    /// The password.
+    pub password: &'a str,
+    /// The caller's address (behind trusted proxies, the client's), for throttling.
+    pub client: Option<IpAddr>,
+    /// The device token a previous successful login gave this client, if it has one.
+    pub device: Option<&'a str>,
+}
+
+impl<'a> LoginAttempt<'a> {
+    /// An attempt with a login and a password.
+    pub fn new(login: &'a str, password: &'a str) -> Self {
+        Self {
+            login,
+            password,
+            client: None,
+            device: None,
+        }
+    }
+
+    /// From this client address.
+    #[must_use]
+    pub fn from_client(mut self, client: Option<IpAddr>) -> Self {
+        self.client = client;
+        self
+    }
+
+    /// With this device token.
+    #[must_use]
+    pub fn with_device(mut self, device: Option<&'a str>) -> Self {
+        self.device = device;
+        self
+    }
+}
+
+impl fmt::Debug for LoginAttempt<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginAttempt")
+            .field("client", &self.client)
+            .field("device", &self.device.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A successful login: the token pair, and the device token for the client to keep.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoginSuccess {
+    /// The access and refresh tokens.
+    pub pair: TokenPair,
+    /// Proof that this client logged in to the account (`HttpOnly` cookie material).
+    pub device: String,
+}
+
+impl fmt::Debug for LoginSuccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginSuccess").finish_non_exhaustive()
+    }
+}
+
 /// Issues, renews and revokes tokens. Cheap to clone. See the [module docs](super).
 #[derive(Clone)]
 pub struct TokenService {
@@ -77,6 +142,12 @@ struct Inner {
     /// each): a flood of logins waits up to `hashing_wait`, then gets "busy" (503).
     hashing: Arc<tokio::sync::Semaphore>,
     hashing_wait: Duration,
+    /// Keys throttle counters and device tokens (HMAC-SHA256).
+    secret: zeroize::Zeroizing<Vec<u8>>,
+    /// Password checks calibrated to the stored schemes (once, before the first login).
+    calibrated: tokio::sync::OnceCell<()>,
+    issuer_name: Option<String>,
+    audience_name: Option<String>,
 }
 
 impl fmt::Debug for TokenService {
@@ -112,6 +183,7 @@ pub struct TokenServiceBuilder {
     revocation_options: RevocationOptions,
     hashing_permits: usize,
     hashing_wait: Duration,
+    secret: Option<zeroize::Zeroizing<Vec<u8>>>,
     clock: Arc<dyn Clock>,
 }
 
@@ -260,6 +332,21 @@ impl TokenServiceBuilder {
         self
     }
 
+    /// The secret that keys throttle counters (no row holds a name someone typed) and signs
+    /// device tokens: at least 32 bytes, the same on every instance that shares a throttle
+    /// store.
+    ///
+    /// Defaults to a random secret made at build: right for one process; with several
+    /// instances, counters of unknown names and device tokens are then per instance.
+    ///
+    /// # Errors
+    ///
+    /// [`build`](Self::build) fails for a secret shorter than 32 bytes.
+    pub fn with_secret(mut self, secret: &[u8]) -> Self {
+        self.secret = Some(zeroize::Zeroizing::new(secret.to_vec()));
+        self
+    }
+
     /// The clock for issuing, verifying, expiry and every store that compares times.
     ///
     /// Defaults to [`SystemClock`].
@@ -313,6 +400,19 @@ impl TokenServiceBuilder {
             }
             None => verifier = verifier.insecure_accept_any_audience(),
         }
+        let secret = match self.secret {
+            Some(secret) if secret.len() < 32 => {
+                return Err(KeyError::Config(
+                    "the service secret must be at least 32 bytes".into(),
+                ));
+            }
+            Some(secret) => secret,
+            None => {
+                let mut secret = zeroize::Zeroizing::new(vec![0u8; 32]);
+                backend::random_bytes(&mut secret)?;
+                secret
+            }
+        };
         let memory = Arc::new(MemoryStore::new());
         let sessions: Arc<dyn SessionStore> = self.sessions.unwrap_or_else(|| memory.clone());
         let revocations = Revocations::new(
@@ -340,6 +440,10 @@ impl TokenServiceBuilder {
                 clock: self.clock,
                 hashing: Arc::new(tokio::sync::Semaphore::new(self.hashing_permits)),
                 hashing_wait: self.hashing_wait,
+                secret,
+                calibrated: tokio::sync::OnceCell::new(),
+                issuer_name: self.issuer,
+                audience_name: self.audience,
             }),
         })
     }
@@ -368,6 +472,7 @@ impl TokenService {
             revocation_options: RevocationOptions::default(),
             hashing_permits: std::thread::available_parallelism().map_or(2, |n| n.get()),
             hashing_wait: DEFAULT_HASHING_WAIT,
+            secret: None,
             clock: Arc::new(SystemClock),
         }
     }
@@ -460,16 +565,13 @@ impl TokenService {
         Ok(result)
     }
 
-    /// Creates a user with an argon2id hash of `password` (hashed on a blocking thread).
-    ///
-    /// `username`: 1 to 64 characters, no whitespace or control characters. `email`, if
-    /// given: at most 254 bytes with an `@`.
+    /// Creates a user with an argon2id hash of `password` (hashed on a blocking thread); as
+    /// [`register_from`](Self::register_from) without a client address (no registration
+    /// throttle).
     ///
     /// # Errors
     ///
-    /// [`LifecycleError::InvalidInput`], [`LifecycleError::Password`],
-    /// [`LifecycleError::Conflict`] (even under concurrent registration of one name: one
-    /// wins), [`LifecycleError::Store`], [`LifecycleError::Busy`].
+    /// As [`register_from`](Self::register_from).
     pub async fn register(
         &self,
         username: &str,
@@ -477,36 +579,154 @@ impl TokenService {
         password: &str,
         roles: &[&str],
     ) -> Result<User, LifecycleError> {
-        validate_username(username)?;
-        if let Some(email) = email {
-            validate_email(email)?;
-        }
+        self.register_from(None, username, email, password, roles)
+            .await
+    }
+
+    /// Creates a user with an argon2id hash of `password`, for a caller at `client`.
+    ///
+    /// - `username`: 1 to [`MAX_USERNAME_CHARS`](super::MAX_USERNAME_CHARS) characters, no
+    ///   control, whitespace, default-ignorable or bidirectional-control character; unique by
+    ///   its comparison key (`Alice` and `ａｌｉｃｅ` are one name). `email`, if given: at most
+    ///   254 bytes with an `@`, unique the same way.
+    /// - `password`: the password policy ([`Passwords::hash`]).
+    /// - Cheap checks first: the input, the registration throttle (per client address), then
+    ///   whether the name or email is taken — a taken name answers 409 without hashing, so
+    ///   registrations of a taken name cost the server nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`LifecycleError::InvalidInput`], [`LifecycleError::Password`],
+    /// [`LifecycleError::Throttled`], [`LifecycleError::Conflict`] (even under concurrent
+    /// registration of one name: one wins), [`LifecycleError::Store`],
+    /// [`LifecycleError::Busy`].
+    pub async fn register_from(
+        &self,
+        client: Option<IpAddr>,
+        username: &str,
+        email: Option<&str>,
+        password: &str,
+        roles: &[&str],
+    ) -> Result<User, LifecycleError> {
+        let login_key = validate_username(username)?;
+        let email = email.map(validate_email).transpose()?;
         // Logins look up usernames before emails: a username that looks like an address must
         // be the account's own email, or it could shadow another user's email login.
-        if username.contains('@') && email.map(str::to_lowercase).as_deref() != Some(username) {
+        if username.contains('@') && email.as_deref() != Some(login_key.as_str()) {
             return Err(LifecycleError::InvalidInput(
-                "a username with @ must be the account's own email, in lowercase".into(),
+                "a username with @ must be the account's own email".into(),
             ));
         }
-        let passwords = self.inner.passwords.clone();
-        let password = Secret(password.to_owned());
-        let hash = self
-            .hashing(move || passwords.hash(&password.0))
-            .await?
-            .map_err(LifecycleError::Password)?;
+        super::identity::check_password(password).map_err(LifecycleError::Password)?;
+        let now = self.now();
+        if let Some(client) = client {
+            let rules = &self.inner.throttling;
+            let key = format!("r:{}", super::throttle::address_group(client));
+            let window = rules.registration_window.as_secs();
+            let failures = self
+                .store(self.inner.throttle.record_failure(&key, window, now))
+                .await?;
+            let wait = rules.registration.retry_after(
+                failures.count.saturating_sub(1),
+                failures.last,
+                now,
+            );
+            if wait > 0 {
+                return Err(LifecycleError::Throttled { retry_after: wait });
+            }
+        }
+        for key in std::iter::once(&login_key).chain(email.as_ref()) {
+            if self
+                .store(self.inner.users.user_by_login(key))
+                .await?
+                .is_some()
+            {
+                return Err(LifecycleError::Conflict);
+            }
+        }
+        let hash = self.hash_password(password).await?;
         let user = NewUser {
             username: username.to_owned(),
-            email: email.map(str::to_lowercase),
+            login_key,
+            email,
             password_hash: hash,
             roles: roles.iter().map(|&role| role.to_owned()).collect(),
             scopes: Vec::new(),
         };
-        self.store(self.inner.users.create_user(user, self.now()))
+        self.store(self.inner.users.create_user(user, now)).await
+    }
+
+    /// Sets a user's password (an operator's reset, a password change), after the password
+    /// policy.
+    ///
+    /// # Errors
+    ///
+    /// [`LifecycleError::Password`], [`LifecycleError::Store`], [`LifecycleError::Busy`].
+    pub async fn set_password(&self, user_id: i64, password: &str) -> Result<(), LifecycleError> {
+        let hash = self.hash_password(password).await?;
+        self.store(self.inner.users.set_password_hash(user_id, &hash))
             .await
     }
 
-    /// Checks a username (or email) and password and returns a new token pair.
-    /// `client` is the caller's address, for throttling.
+    /// The argon2id hash of `password`, after the policy, on a blocking thread.
+    async fn hash_password(&self, password: &str) -> Result<String, LifecycleError> {
+        let passwords = self.inner.passwords.clone();
+        let password = Secret(password.to_owned());
+        self.hashing(move || passwords.hash(&password.0))
+            .await?
+            .map_err(LifecycleError::Password)
+    }
+
+    /// The user whose **username** is `name`, compared by key (`Alice` finds `alice`), never by
+    /// email: what an operator's list of admins names.
+    ///
+    /// # Errors
+    ///
+    /// [`LifecycleError::Store`].
+    pub async fn find_username(&self, name: &str) -> Result<Option<User>, LifecycleError> {
+        let key = super::identity::lookup_key(name);
+        let user = self.store(self.inner.users.user_by_login(&key)).await?;
+        Ok(user.filter(|user| super::identity::lookup_key(&user.username) == key))
+    }
+
+    /// The user whose username or email is `login`, compared by key (as a login does).
+    ///
+    /// # Errors
+    ///
+    /// [`LifecycleError::Store`].
+    pub async fn find_user(&self, login: &str) -> Result<Option<User>, LifecycleError> {
+        let key = super::identity::lookup_key(login);
+        self.store(self.inner.users.user_by_login(&key)).await
+    }
+
+    /// Checks a username (or email) and password and returns a new token pair; as
+    /// [`login_with`](Self::login_with) without a device token.
+    ///
+    /// # Errors
+    ///
+    /// As [`login_with`](Self::login_with).
+    pub async fn login(
+        &self,
+        login: &str,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<TokenPair, LifecycleError> {
+        let attempt = LoginAttempt {
+            login,
+            password,
+            client,
+            device: None,
+        };
+        Ok(self.login_with(&attempt).await?.pair)
+    }
+
+    /// Checks a username (or email) and password and returns a new token pair, and a device
+    /// token for the client to keep (a browser, as an `HttpOnly` cookie) and present at its
+    /// next logins: with it, that client is not held by the account-wide throttling rule, so
+    /// that strangers failing logins cannot lock the account's owner out (see [`Throttling`]).
+    ///
+    /// Every attempt costs the same whether the name has an account, which password scheme
+    /// its hash uses, or whether the password is right ([`Passwords::verify`]).
     ///
     /// # Errors
     ///
@@ -514,20 +734,39 @@ impl TokenService {
     /// password); [`LifecycleError::InvalidCredentials`] for an unknown user or a wrong
     /// password, at the same cost; [`LifecycleError::Store`], [`LifecycleError::Busy`],
     /// [`LifecycleError::Signing`].
-    pub async fn login(
+    pub async fn login_with(
         &self,
-        login: &str,
-        password: &str,
-        client: Option<IpAddr>,
-    ) -> Result<TokenPair, LifecycleError> {
+        attempt: &LoginAttempt<'_>,
+    ) -> Result<LoginSuccess, LifecycleError> {
+        let LoginAttempt {
+            login,
+            password,
+            client,
+            device,
+        } = *attempt;
         if login.is_empty() || login.len() > 254 || password.len() > MAX_PASSWORD_BYTES {
             return Err(LifecycleError::InvalidCredentials);
         }
         let now = self.now();
-        let keys = ThrottleKeys::new(login, client);
+        self.calibrate().await?;
+        // The address alone first: a throttled address costs no lookup.
+        let address_only = ThrottleKeys {
+            account_and_client: None,
+            client: client.map(|ip| format!("c:{}", super::throttle::address_group(ip))),
+            account: None,
+            device: None,
+        };
+        self.check_throttle(&address_only, now).await?;
+        let key = super::identity::lookup_key(login);
+        let user = self.store(self.inner.users.user_by_login(&key)).await?;
+        let account = match &user {
+            Some(user) => format!("u:{}", user.id),
+            None => format!("n:{}", self.keyed_hash("name", &key)),
+        };
+        let device_id = device.and_then(|token| self.device_id(token, user.as_ref()?.id));
+        let keys = ThrottleKeys::new(&account, client, device_id.as_deref());
         self.check_throttle(&keys, now).await?;
 
-        let user = self.store(self.inner.users.user_by_login(login)).await?;
         let passwords = self.inner.passwords.clone();
         let stored = user.as_ref().map(|user| user.password_hash.clone());
         let password = Secret(password.to_owned());
@@ -541,14 +780,104 @@ impl TokenService {
                 return Err(LifecycleError::InvalidCredentials);
             }
         };
-        let throttle = &self.inner.throttle;
-        self.store(throttle.clear(&keys.account_and_client)).await?;
-        self.store(throttle.clear(&keys.account)).await?;
+        // The owner is in: the account's counters start again (from anywhere).
+        let all = ThrottleKeys::new(&account, client, None);
+        for key in [&all.account_and_client, &all.account, &keys.device]
+            .into_iter()
+            .flatten()
+        {
+            self.store(self.inner.throttle.clear(key)).await?;
+        }
         if let Some(hash) = rehash {
             self.store(self.inner.users.set_password_hash(user.id, &hash))
                 .await?;
         }
-        self.start_session(&user, now).await
+        let pair = self.start_session(&user, now).await?;
+        Ok(LoginSuccess {
+            pair,
+            device: self.device_token(user.id)?,
+        })
+    }
+
+    /// Learns the stored password schemes before the first check (once).
+    async fn calibrate(&self) -> Result<(), LifecycleError> {
+        self.inner
+            .calibrated
+            .get_or_try_init(|| async {
+                let schemes = self.store(self.inner.users.password_schemes()).await?;
+                self.inner.passwords.calibrate(&schemes);
+                Ok::<(), LifecycleError>(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// HMAC-SHA256 of `value` under the service secret, in the context `purpose`, hex (128
+    /// bits): what throttle keys use instead of names.
+    fn keyed_hash(&self, purpose: &str, value: &str) -> String {
+        let mac = self.mac(purpose, value.as_bytes());
+        mac[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn mac(&self, purpose: &str, value: &[u8]) -> [u8; 32] {
+        use hmac::Mac as _;
+        let Ok(mut mac) = hmac::Hmac::<Sha256>::new_from_slice(&self.inner.secret) else {
+            // HMAC takes keys of every length: this cannot happen.
+            return [0; 32];
+        };
+        mac.update(b"authz-");
+        mac.update(purpose.as_bytes());
+        mac.update(b"\0");
+        mac.update(value);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// A device token for `user_id`: `<nonce>.<mac>`, both base64url.
+    fn device_token(&self, user_id: i64) -> Result<String, LifecycleError> {
+        let nonce = random_id(16)?;
+        let mac = self.mac("device", format!("{user_id}.{nonce}").as_bytes());
+        Ok(format!(
+            "{nonce}.{}",
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, mac)
+        ))
+    }
+
+    /// The device id of `token` when it is a valid device token for `user_id`.
+    fn device_id(&self, token: &str, user_id: i64) -> Option<String> {
+        let (nonce, mac) = token.split_once('.')?;
+        if nonce.len() > 64 || mac.len() > 64 {
+            return None;
+        }
+        let given =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, mac).ok()?;
+        let expected = self.mac("device", format!("{user_id}.{nonce}").as_bytes());
+        let same: bool = subtle::ConstantTimeEq::ct_eq(&given[..], &expected[..]).into();
+        same.then(|| nonce.to_owned())
+    }
+
+    /// Whether `principal` is an access token this service issued (its issuer, audience and
+    /// keys): the logout routes act only on those, not on tokens of another issuer the same
+    /// AuthLayer happens to trust.
+    pub fn issued(&self, principal: &Principal) -> bool {
+        static AUD: LazyLock<ClaimPath> = LazyLock::new(|| ClaimPath::new("aud"));
+        let issuer_ok = match &self.inner.issuer_name {
+            Some(iss) => principal.issuer() == Some(iss.as_str()),
+            None => true,
+        };
+        let audience_ok = match &self.inner.audience_name {
+            Some(aud) => match principal.claim(&AUD) {
+                Some(serde_json::Value::String(a)) => a == *aud,
+                Some(serde_json::Value::Array(all)) => all.iter().any(|a| a == aud.as_str()),
+                _ => false,
+            },
+            None => true,
+        };
+        let key_ok = self.inner.verifier.keys().is_some_and(|keys| {
+            keys.keys().iter().any(|key| {
+                key.algorithm() == principal.algorithm() && key.kid() == principal.key_id()
+            })
+        });
+        issuer_ok && audience_ok && key_ok
     }
 
     /// Starts a session for a user the app has authenticated some other way (a social login,
@@ -877,36 +1206,36 @@ impl Drop for Secret {
     }
 }
 
-fn validate_username(username: &str) -> Result<(), LifecycleError> {
-    let chars = username.chars().count();
-    if chars == 0 || chars > 64 {
-        return Err(LifecycleError::InvalidInput(
-            "username must be 1 to 64 characters".into(),
-        ));
+/// The login key of a new username, or why it is refused.
+fn validate_username(username: &str) -> Result<String, LifecycleError> {
+    use super::identity::{MAX_USERNAME_CHARS, NameError, login_key, single_script};
+    match login_key(username, MAX_USERNAME_CHARS) {
+        Ok(_) if !single_script(username) => Err(LifecycleError::InvalidInput(
+            "username must be written in one script (not Latin mixed with Cyrillic, say)".into(),
+        )),
+        Ok(key) => Ok(key),
+        Err(NameError::Length) => Err(LifecycleError::InvalidInput(format!(
+            "username must be 1 to {MAX_USERNAME_CHARS} characters"
+        ))),
+        Err(NameError::Hidden) => Err(LifecycleError::InvalidInput(
+            "username must not contain whitespace, control, invisible or direction-changing \
+             characters"
+                .into(),
+        )),
     }
-    if username
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(LifecycleError::InvalidInput(
-            "username must not contain whitespace or control characters".into(),
-        ));
-    }
-    Ok(())
 }
 
-fn validate_email(email: &str) -> Result<(), LifecycleError> {
-    let valid = email.len() <= 254
+/// The comparison key of a new email, or why it is refused.
+fn validate_email(email: &str) -> Result<String, LifecycleError> {
+    let shaped = email.len() <= 254
         && email
             .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    if valid {
-        Ok(())
-    } else {
-        Err(LifecycleError::InvalidInput(
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
+    match super::identity::login_key(email, 254) {
+        Ok(key) if shaped => Ok(key),
+        _ => Err(LifecycleError::InvalidInput(
             "email must be an address like name@example.com".into(),
-        ))
+        )),
     }
 }
 

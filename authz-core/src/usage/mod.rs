@@ -521,6 +521,41 @@ struct Bucket {
     period_used: u64,
     /// The bucket's own burst (callers have different quotas).
     burst: f64,
+    /// Its quota's cap period, if it has one (then `period_used` must outlive eviction).
+    cap_period: Option<Period>,
+}
+
+impl Bucket {
+    /// How much is lost if this bucket is forgotten: the requests spent of a running period
+    /// cap. Forgetting an uncapped bucket gives its caller at most one burst back.
+    fn cap_spent(&self, now: f64) -> u64 {
+        match self.cap_period {
+            Some(period) if (now as u64) < self.period_start.saturating_add(period.seconds()) => {
+                self.period_used
+            }
+            _ => 0,
+        }
+    }
+}
+
+/// Makes room in a full limiter, in one pass each: full buckets first (they carry no state),
+/// then, if it is still full, the half that loses least — uncapped buckets before capped ones,
+/// the least recently used first among uncapped ones, the least spent among capped ones.
+///
+/// So flooding the limiter with new keys cannot reset a caller's period cap: to push out a
+/// bucket that has spent `n` of its cap, more than half the limiter must hold buckets that
+/// have spent more than `n` each — more requests than the cap it would reset.
+fn evict(buckets: &mut HashMap<String, Bucket>, max_keys: usize, now: f64) {
+    buckets.retain(|_, b| b.tokens < b.burst || b.cap_spent(now) > 0);
+    if buckets.len() < max_keys {
+        return;
+    }
+    let rank = |b: &Bucket| (b.cap_spent(now), b.updated);
+    let mut ranks: Vec<(u64, f64)> = buckets.values().map(rank).collect();
+    let half = ranks.len() / 2;
+    let order = |a: &(u64, f64), b: &(u64, f64)| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1));
+    let (_, &mut threshold, _) = ranks.select_nth_unstable_by(half, order);
+    buckets.retain(|_, b| order(&rank(b), &threshold).is_gt());
 }
 
 /// Enforces [`Quota`]s by key (a subject or `anon:<address>`). See the [module docs](self).
@@ -550,16 +585,7 @@ impl QuotaLimiter {
         let burst = f64::from(quota.burst);
         let mut buckets = lock(&self.buckets);
         if !buckets.contains_key(key) && buckets.len() >= self.max_keys {
-            // Full: drop full buckets (they carry no state), then, if still full, the least
-            // recently used half, in one pass each.
-            // A full bucket with nothing spent in its period carries no state.
-            buckets.retain(|_, b| b.tokens < b.burst || b.period_used > 0);
-            if buckets.len() >= self.max_keys {
-                let mut updated: Vec<f64> = buckets.values().map(|b| b.updated).collect();
-                let half = updated.len() / 2;
-                let (_, &mut threshold, _) = updated.select_nth_unstable_by(half, f64::total_cmp);
-                buckets.retain(|_, b| b.updated > threshold);
-            }
+            evict(&mut buckets, self.max_keys, now);
         }
         let bucket = match buckets.get_mut(key) {
             Some(bucket) => bucket,
@@ -569,9 +595,11 @@ impl QuotaLimiter {
                 period_start: now as u64,
                 period_used: 0,
                 burst,
+                cap_period: None,
             }),
         };
         bucket.burst = burst;
+        bucket.cap_period = quota.cap.map(|(period, _)| period);
         let elapsed = (now - bucket.updated).max(0.0);
         bucket.tokens = (bucket.tokens + elapsed * quota.refill_per_sec).min(burst);
         bucket.updated = now;
@@ -695,6 +723,46 @@ mod tests {
             let _ = limiter.check(&format!("k{i}"), &quota, f64::from(i));
         }
         assert!(lock(&limiter.buckets).len() <= 10);
+    }
+
+    #[test]
+    fn flooding_the_limiter_does_not_reset_a_spent_cap() {
+        let limiter = QuotaLimiter {
+            buckets: Mutex::new(HashMap::new()),
+            max_keys: 1000,
+        };
+        let capped = Quota::rate(1000, 1000.0).with_cap(Period::Day, 50);
+        let t = 86_400.0 * 20_000.0;
+        for _ in 0..50 {
+            assert!(matches!(
+                limiter.check("victim", &capped, t),
+                QuotaDecision::Allowed { .. }
+            ));
+        }
+        // 100 000 other callers, each spending a little of its own cap and all of its burst.
+        let small = Quota::rate(1, 0.0).with_cap(Period::Day, 50);
+        for i in 0..100_000 {
+            let _ = limiter.check(&format!("flood{i}"), &small, t + 1.0);
+        }
+        assert!(lock(&limiter.buckets).len() <= 1000);
+        assert!(matches!(
+            limiter.check("victim", &capped, t + 2.0),
+            QuotaDecision::Limited { cap: true, .. }
+        ));
+        // Uncapped buckets go first, least recently used first.
+        let rate = Quota::rate(2, 0.0);
+        for i in 0..2000 {
+            let _ = limiter.check(&format!("rate{i}"), &rate, t + 3.0 + f64::from(i));
+        }
+        assert!(matches!(
+            limiter.check("victim", &capped, t + 5000.0),
+            QuotaDecision::Limited { cap: true, .. }
+        ));
+        // The next day the cap starts over.
+        assert!(matches!(
+            limiter.check("victim", &capped, t + 86_400.0),
+            QuotaDecision::Allowed { .. }
+        ));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use apiv1::config::{Config, Keys};
 use authz_axum::Issuer;
+use authz_axum::serve::{ServeOptions, serve};
 use serde_json::json;
 
 #[tokio::main]
@@ -40,10 +41,10 @@ async fn run() -> Result<(), String> {
         print_demo_tokens(key, &config)?;
     }
     println!("apiv1 listening on http://{addr}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    serve(listener, app, ServeOptions::default(), shutdown)
         .await
         .map_err(|e| e.to_string())
 }

@@ -48,6 +48,18 @@ impl PostIn {
     ///
     /// A message naming the field.
     pub fn validate(&self) -> Result<(), &'static str> {
+        // NUL never reaches the database (PostgreSQL refuses it in text), nor do other
+        // control characters but newlines and tabs in the content.
+        if self.title.chars().any(char::is_control) {
+            return Err("title must not contain control characters");
+        }
+        if self
+            .content
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err("content must not contain control characters other than newlines and tabs");
+        }
         let title = self.title.trim().chars().count();
         if title == 0 || title > 200 {
             return Err("title must be 1 to 200 characters");
@@ -56,6 +68,25 @@ impl PostIn {
             return Err("content must be at most 10000 characters");
         }
         Ok(())
+    }
+}
+
+/// Who is reading: drafts (`published: false`) are their author's and the admins' only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewer {
+    /// An admin reads everything.
+    Admin,
+    /// A user, by id.
+    User(i64),
+}
+
+impl Viewer {
+    /// Whether this viewer may read `post`.
+    pub fn may_read(self, post: &Post) -> bool {
+        match self {
+            Self::Admin => true,
+            Self::User(id) => post.published || post.owner_id == id,
+        }
     }
 }
 
@@ -133,42 +164,58 @@ impl Posts {
         Ok(Self { pool })
     }
 
-    /// The HS256 secret shared by every instance on this database: made once (256 random
-    /// bits), then read.
+    /// A secret shared by every instance on this database (`name`: `hs256_secret` signs the
+    /// tokens, `service_secret` keys throttle counters and device tokens): made once (256
+    /// random bits), then read.
     ///
     /// # Errors
     ///
     /// Database errors, or a failing random source.
-    pub async fn shared_secret(&self) -> Result<Vec<u8>, sqlx::Error> {
+    pub async fn shared_secret(&self, name: &str) -> Result<Vec<u8>, sqlx::Error> {
         let mut fresh = [0u8; 32];
         getrandom::fill(&mut fresh).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
         sqlx::query(
-            "INSERT INTO posts_settings (name, value) VALUES ('hs256_secret', $1)
+            "INSERT INTO posts_settings (name, value) VALUES ($1, $2)
              ON CONFLICT (name) DO NOTHING",
         )
+        .bind(name)
         .bind(URL_SAFE_NO_PAD.encode(fresh))
         .execute(&self.pool)
         .await?;
-        let stored: String =
-            sqlx::query("SELECT value FROM posts_settings WHERE name = 'hs256_secret'")
-                .fetch_one(&self.pool)
-                .await?
-                .try_get("value")?;
+        let stored: String = sqlx::query("SELECT value FROM posts_settings WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("value")?;
         URL_SAFE_NO_PAD
             .decode(stored)
             .map_err(|e| sqlx::Error::Protocol(e.to_string()))
     }
 
-    /// Every post, newest first.
+    /// The posts `viewer` may read, newest first: every published post and the viewer's own
+    /// drafts (an admin: everything).
     ///
     /// # Errors
     ///
     /// Database errors.
-    pub async fn list(&self) -> Result<Vec<Post>, sqlx::Error> {
+    pub async fn list(&self, viewer: Viewer) -> Result<Vec<Post>, sqlx::Error> {
         bounded(async {
-            let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM posts ORDER BY id DESC"))
-                .fetch_all(&self.pool)
-                .await?;
+            let rows = match viewer {
+                Viewer::Admin => {
+                    sqlx::query(&format!("SELECT {COLUMNS} FROM posts ORDER BY id DESC"))
+                        .fetch_all(&self.pool)
+                        .await?
+                }
+                Viewer::User(id) => {
+                    sqlx::query(&format!(
+                        "SELECT {COLUMNS} FROM posts WHERE published <> 0 OR owner_id = $1 \
+                         ORDER BY id DESC"
+                    ))
+                    .bind(id)
+                    .fetch_all(&self.pool)
+                    .await?
+                }
+            };
             rows.iter().map(post_of).collect()
         })
         .await

@@ -14,6 +14,7 @@ pub mod routes;
 use std::sync::Arc;
 use std::time::Duration;
 
+use authz_axum::client::{ClientAddressLayer, TrustedProxies};
 use authz_axum::lifecycle::TokenService;
 use authz_axum::lifecycle::store::{RedisStore, SqlStore};
 use authz_axum::token::TokenRoutes;
@@ -30,8 +31,15 @@ pub struct Config {
     pub database_url: String,
     /// `REDIS_URL`: revocations and throttling in Redis.
     pub redis_url: Option<String>,
-    /// `AUTHZ_ADMINS`: usernames that get the `admin` role.
+    /// `AUTHZ_ADMINS`: usernames of accounts that exist at start and get the `admin` role
+    /// (never a name registered later, never an email).
     pub admins: Vec<String>,
+    /// `AUTHZ_ADMIN_USER` / `AUTHZ_ADMIN_PASSWORD`: an admin account created at start, or
+    /// its password reset (how an operator bootstraps the first admin).
+    pub admin_account: Option<(String, String)>,
+    /// `AUTHZ_TRUSTED_PROXIES`: comma-separated addresses or CIDR blocks of the reverse
+    /// proxies whose `Forwarded` / `X-Forwarded-For` headers are believed.
+    pub trusted_proxies: Vec<String>,
     /// `AUTHZ_SECRET`: the HS256 secret (at least 32 bytes). Without it, a random secret is
     /// made once and kept in the database, so that restarts and other instances on the same
     /// database accept the tokens.
@@ -44,6 +52,19 @@ pub struct Config {
     pub user_quota: (u32, f64),
     /// `AUTHZ_QUOTA_ANONYMOUS` (default `60/10`): each anonymous address's request quota.
     pub anonymous_quota: (u32, f64),
+}
+
+/// A comma-separated list.
+fn list(value: Option<String>) -> Vec<String> {
+    value
+        .map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// `burst/per-second`, e.g. `100/20`.
@@ -71,15 +92,18 @@ impl Config {
             addr: var("AUTHZ_ADDR").unwrap_or_else(|| "127.0.0.1:8000".into()),
             database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://posts.db".into()),
             redis_url: var("REDIS_URL"),
-            admins: var("AUTHZ_ADMINS")
-                .map(|list| {
-                    list.split(',')
-                        .map(str::trim)
-                        .filter(|name| !name.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            admins: list(var("AUTHZ_ADMINS")),
+            admin_account: match (var("AUTHZ_ADMIN_USER"), var("AUTHZ_ADMIN_PASSWORD")) {
+                (Some(user), Some(password)) => Some((user, password)),
+                (None, None) => None,
+                _ => {
+                    return Err(
+                        "AUTHZ_ADMIN_USER and AUTHZ_ADMIN_PASSWORD go together: set both or neither"
+                            .into(),
+                    );
+                }
+            },
+            trusted_proxies: list(var("AUTHZ_TRUSTED_PROXIES")),
             secret: var("AUTHZ_SECRET"),
             reuse_grace: match var("AUTHZ_REFRESH_REUSE_GRACE") {
                 Some(secs) => Duration::from_secs(secs.trim().parse().map_err(|_| {
@@ -148,10 +172,17 @@ pub async fn app(config: &Config) -> Result<Router, String> {
     let secret = match &config.secret {
         Some(secret) => secret.as_bytes().to_vec(),
         None => posts
-            .shared_secret()
+            .shared_secret("hs256_secret")
             .await
             .map_err(|e| format!("cannot read the signing secret: {e}"))?,
     };
+    // Keys throttle counters and device tokens, the same on every instance.
+    let service_secret = posts
+        .shared_secret("service_secret")
+        .await
+        .map_err(|e| format!("cannot read the service secret: {e}"))?;
+    let proxies = TrustedProxies::new(&config.trusted_proxies)
+        .map_err(|e| format!("AUTHZ_TRUSTED_PROXIES: {e}"))?;
     let key = SigningKey::from_secret(Algorithm::HS256, &secret)
         .map_err(|e| format!("AUTHZ_SECRET: {e}"))?;
 
@@ -161,6 +192,7 @@ pub async fn app(config: &Config) -> Result<Router, String> {
         .with_issuer("posts")
         .with_audience("posts")
         .with_refresh_reuse_grace(config.reuse_grace)
+        .with_secret(&service_secret)
         .with_store(store.clone());
     let redis = match &config.redis_url {
         Some(url) => Some(Arc::new(
@@ -204,9 +236,9 @@ pub async fn app(config: &Config) -> Result<Router, String> {
             config.anonymous_quota.0,
             config.anonymous_quota.1,
         ));
-    routes::users::grant_admins(&state)
+    routes::users::bootstrap_admins(&state, config.admin_account.as_ref())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("cannot set up the admins: {e}"))?;
 
     // One metering layer (one set of quota buckets) on both halves.
     let usage = UsageLayer::new(meter).with_quotas(quotas);
@@ -229,5 +261,8 @@ pub async fn app(config: &Config) -> Result<Router, String> {
                 .with_realm("posts")
                 .with_revocation(tokens),
         );
-    Ok(public.merge(guarded))
+    // Outermost: every layer and route below reads the client address it works out.
+    Ok(public
+        .merge(guarded)
+        .layer(ClientAddressLayer::new(proxies)))
 }

@@ -1,9 +1,9 @@
 //! `cargo run -p posts`: serves on `AUTHZ_ADDR` (default 127.0.0.1:8000), with users and
 //! posts in `posts.db` (or `DATABASE_URL`).
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use authz_axum::serve::{ServeOptions, serve};
 use posts::Config;
 
 #[tokio::main]
@@ -35,13 +35,11 @@ async fn run() -> Result<(), String> {
         "posts listening on http://{addr} ({})",
         config.database_kind()
     );
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async {
+    // Header-read timeout, connection cap, graceful shutdown, the client's address.
+    let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
-    .map_err(|e| e.to_string())
+    };
+    serve(listener, app, ServeOptions::default(), shutdown)
+        .await
+        .map_err(|e| e.to_string())
 }

@@ -16,12 +16,12 @@
 use std::sync::Arc;
 
 use authz_axum::lifecycle::{LifecycleError, TokenService};
-use authz_axum::token::{client_ip, parse_body};
+use authz_axum::token::{device_cookie, parse_body, password_login};
 use authz_axum::{Auth, AuthLayer, SigningKey, require_auth};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::header::{CACHE_CONTROL, RETRY_AFTER};
+use axum::http::header::{CACHE_CONTROL, RETRY_AFTER, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -201,13 +201,18 @@ async fn obtain_pair(
 ) -> Result<Response, DrfError> {
     let f = fields(&parts, body)?;
     let [username, password] = require([("username", f.username), ("password", f.password)])?;
-    let pair = tokens
-        .login(&username, &password, client_ip(&parts))
+    // With the client's address and device cookie, and a new device cookie in the answer:
+    // strangers failing logins cannot lock the owner out of a client they have used.
+    let success = password_login(&tokens, &parts, &username, &password)
         .await
         .map_err(lifecycle)?;
-    Ok(no_store(
-        json!({"refresh": pair.refresh_token, "access": pair.access_token}),
-    ))
+    let pair = success.pair;
+    let mut response =
+        no_store(json!({"refresh": pair.refresh_token, "access": pair.access_token}));
+    if let Some(cookie) = device_cookie(&success.device) {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    Ok(response)
 }
 
 async fn refresh(

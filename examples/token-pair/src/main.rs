@@ -1,8 +1,8 @@
 //! `cargo run -p token-pair`: simplejwt's routes on `AUTHZ_ADDR` (default 127.0.0.1:8000).
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use authz_axum::serve::{ServeOptions, serve};
 use token_pair::Config;
 
 #[tokio::main]
@@ -25,15 +25,12 @@ async fn main() -> ExitCode {
             "token-pair listening on http://{addr} (demo user: {})",
             config.demo_user
         );
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
+        let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| e.to_string())
+        };
+        serve(listener, app, ServeOptions::default(), shutdown)
+            .await
+            .map_err(|e| e.to_string())
     }
     .await;
     match result {

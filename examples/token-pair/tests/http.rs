@@ -107,6 +107,22 @@ async fn simplejwt_flow() {
     let mut keys: Vec<_> = pair.as_object().unwrap().keys().collect();
     keys.sort();
     assert_eq!(keys, ["access", "refresh"]);
+    // The device cookie comes with it (the account-wide throttle waives this client).
+    let response = server
+        .http
+        .post(format!("{}/api/token/", server.base))
+        .json(&json!({"username": "demo", "password": "demo-password-123"}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.starts_with("__Host-authz-device=") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
     assert_eq!(
         server.hello(s(&pair["access"])).await,
         (

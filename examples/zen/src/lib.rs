@@ -37,10 +37,15 @@ pub async fn serve(what: &str, addr: &str, app: axum::Router) -> Result<(), Stri
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     println!("{what} listening on http://{local}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| e.to_string())
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    authz_axum::serve::serve(
+        listener,
+        app,
+        authz_axum::serve::ServeOptions::default(),
+        shutdown,
+    )
+    .await
+    .map_err(|e| e.to_string())
 }

@@ -41,6 +41,7 @@ pub struct MemoryStore {
 struct Users {
     next_id: i64,
     by_id: HashMap<i64, User>,
+    by_key: HashMap<String, i64>,
 }
 
 /// Families, their tokens and the revocations: one lock, so that a family change and its
@@ -61,27 +62,23 @@ impl MemoryStore {
     }
 }
 
-fn same_login(user: &User, login: &str) -> bool {
-    user.username == login
-        || user
-            .email
-            .as_deref()
-            .is_some_and(|email| email.eq_ignore_ascii_case(login))
-}
-
 #[async_trait]
 impl UserStore for MemoryStore {
     async fn create_user(&self, user: NewUser, now: u64) -> StoreResult<User> {
         let mut users = lock(&self.users);
         let email = user.email.map(|email| email.to_lowercase());
-        let taken = users.by_id.values().any(|existing| {
-            existing.username == user.username
-                || (email.is_some() && existing.email.as_deref() == email.as_deref())
-        });
+        let taken = users.by_key.contains_key(&user.login_key)
+            || email.as_ref().is_some_and(|email| {
+                users
+                    .by_id
+                    .values()
+                    .any(|existing| existing.email.as_ref() == Some(email))
+            });
         if taken {
             return Err(StoreError::Conflict);
         }
         users.next_id += 1;
+        let login_key = user.login_key;
         let user = User {
             id: users.next_id,
             username: user.username,
@@ -91,15 +88,21 @@ impl UserStore for MemoryStore {
             scopes: user.scopes,
             created_at: now,
         };
+        users.by_key.insert(login_key, user.id);
         users.by_id.insert(user.id, user.clone());
         Ok(user)
     }
 
-    async fn user_by_login(&self, login: &str) -> StoreResult<Option<User>> {
+    async fn user_by_login(&self, key: &str) -> StoreResult<Option<User>> {
         let users = lock(&self.users);
-        let by_name = users.by_id.values().find(|user| user.username == login);
+        let by_name = users.by_key.get(key).and_then(|id| users.by_id.get(id));
         Ok(by_name
-            .or_else(|| users.by_id.values().find(|user| same_login(user, login)))
+            .or_else(|| {
+                users
+                    .by_id
+                    .values()
+                    .find(|user| user.email.as_deref() == Some(key))
+            })
             .cloned())
     }
 
@@ -119,6 +122,18 @@ impl UserStore for MemoryStore {
             user.roles = roles.to_vec();
         }
         Ok(())
+    }
+
+    async fn password_schemes(&self) -> StoreResult<Vec<String>> {
+        let mut schemes: Vec<String> = lock(&self.users)
+            .by_id
+            .values()
+            .filter(|user| user.password_hash.starts_with("$2"))
+            .filter_map(|user| user.password_hash.get(..7).map(str::to_owned))
+            .collect();
+        schemes.sort();
+        schemes.dedup();
+        Ok(schemes)
     }
 }
 

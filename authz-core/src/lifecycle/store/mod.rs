@@ -53,9 +53,12 @@ pub use sql::SqlStore;
 /// A user to create. `password_hash` is a PHC string (see [`super::password`]).
 #[derive(Clone, PartialEq, Eq)]
 pub struct NewUser {
-    /// Unique login name.
+    /// The login name, as the user wrote it.
     pub username: String,
-    /// Unique email, if any (stored lowercased).
+    /// Its comparison key (NFKC, case-folded; see the lifecycle's identity rules): unique, so
+    /// that `Alice` and `ａｌｉｃｅ` cannot be two accounts.
+    pub login_key: String,
+    /// Unique email, if any, as its comparison key (case-folded).
     pub email: Option<String>,
     /// The password hash, never the password.
     pub password_hash: String,
@@ -88,6 +91,7 @@ impl fmt::Debug for NewUser {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NewUser")
             .field("username", &self.username)
+            .field("login_key", &self.login_key)
             .field("email", &self.email)
             .field("roles", &self.roles)
             .field("scopes", &self.scopes)
@@ -111,17 +115,25 @@ impl fmt::Debug for User {
 /// Users and their password hashes.
 #[async_trait]
 pub trait UserStore: Send + Sync + 'static {
-    /// Creates a user. Usernames and emails are unique: a duplicate, even from a concurrent
+    /// Creates a user. Login keys and emails are unique: a duplicate, even from a concurrent
     /// call, gives [`StoreError::Conflict`] and stores nothing.
     async fn create_user(&self, user: NewUser, now: u64) -> StoreResult<User>;
-    /// The user whose username, or else email (case-insensitive), is `login`.
-    async fn user_by_login(&self, login: &str) -> StoreResult<Option<User>>;
+    /// The user whose login key, or else email, is `key` (a comparison key: the lifecycle
+    /// normalizes what was typed before asking).
+    async fn user_by_login(&self, key: &str) -> StoreResult<Option<User>>;
     /// The user with this id.
     async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>>;
     /// Replaces a user's password hash (after a re-hash on login, or a password change).
     async fn set_password_hash(&self, id: i64, hash: &str) -> StoreResult<()>;
     /// Replaces a user's roles.
     async fn set_roles(&self, id: i64, roles: &[String]) -> StoreResult<()>;
+    /// The legacy hash schemes among the stored password hashes: the first 7 characters of
+    /// each distinct bcrypt hash prefix (`$2b$12$`), so that password checks can cost the same
+    /// for every account ([`Passwords::calibrate`](super::password::Passwords::calibrate)).
+    /// Stores without legacy hashes may answer nothing.
+    async fn password_schemes(&self) -> StoreResult<Vec<String>> {
+        Ok(Vec::new())
+    }
 }
 
 /// A refresh-token family: every refresh token issued from one login.

@@ -76,6 +76,7 @@ impl SqlOptions {
 /// | --- | --- |
 /// | 1 | users, refresh families and tokens, revocations by `jti`/`sid`, subject marks, throttle counters |
 /// | 2 | revocations carry the sequence number of their write (one counter, taken by each revoking transaction, so commits are in sequence order) and subject marks; revoked families get their session revocation |
+/// | 3 | usernames get a unique comparison key (NFKC + case folding: `Alice` and `ａｌｉｃｅ` are one account); an existing name whose key another, older account already has, or that holds hidden characters, keeps its account but logs in by email only (logged at migration) |
 ///
 /// ```no_run
 /// use authz_core::lifecycle::store::SqlStore;
@@ -122,7 +123,7 @@ fn uint(value: i64) -> u64 {
 }
 
 /// The schema's current version.
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 /// Version 1, as first shipped (kept word for word: a fresh database goes through every
 /// version, so the upgrade path is the path every database takes).
@@ -192,6 +193,11 @@ const V2: &[&str] = &[
     "CREATE INDEX authz_revocations_seq ON authz_revocations (seq)",
     "CREATE INDEX authz_refresh_families_expires ON authz_refresh_families (expires_at)",
 ];
+
+/// Version 3: usernames get a comparison key (NFKC, case-folded), unique; emails are stored as
+/// theirs. The keys of existing users are computed in Rust, in the migration's transaction.
+const V3: &[&str] = &["ALTER TABLE authz_users ADD COLUMN login_key TEXT"];
+const V3_INDEX: &str = "CREATE UNIQUE INDEX authz_users_login_key ON authz_users (login_key)";
 
 const FAMILY_COLUMNS: &str = "id, subject, created_at, expires_at";
 const USER_COLUMNS: &str = "id, username, email, password_hash, roles, scopes, created_at";
@@ -361,6 +367,13 @@ impl SqlStore {
                 exec(&mut tx, sql).await?;
             }
         }
+        if version < 3 {
+            for sql in V3 {
+                exec(&mut tx, sql).await?;
+            }
+            Self::backfill_login_keys(&mut tx).await?;
+            exec(&mut tx, V3_INDEX).await?;
+        }
         if version < SCHEMA_VERSION {
             exec(
                 &mut tx,
@@ -387,6 +400,47 @@ impl SqlStore {
             // Outside the transaction: WAL lets readers go on while one writer writes.
             sqlx::query("PRAGMA journal_mode = WAL")
                 .execute(&self.writer)
+                .await
+                .map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    /// Computes the login key of every user (version 3), oldest first: a key already taken,
+    /// or a name that is not a valid login name any more, is left empty (that account logs
+    /// in by email), with a warning.
+    async fn backfill_login_keys(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    ) -> StoreResult<()> {
+        let rows = sqlx::query("SELECT id, username, email FROM authz_users ORDER BY id")
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(backend)?;
+        let mut taken = std::collections::HashSet::new();
+        for row in rows {
+            let id: i64 = row.try_get("id").map_err(backend)?;
+            let username: String = row.try_get("username").map_err(backend)?;
+            let email: Option<String> = row.try_get("email").map_err(backend)?;
+            let key = crate::lifecycle::identity::login_key(
+                &username,
+                crate::lifecycle::identity::MAX_USERNAME_CHARS,
+            )
+            .ok()
+            .filter(|key| taken.insert(key.clone()));
+            if key.is_none() {
+                tracing::warn!(
+                    target: "authz_core::store",
+                    user = id,
+                    "username collides with an older account's (or holds hidden characters) \
+                     after normalization: this account logs in by email only"
+                );
+            }
+            let email = email.map(|e| crate::lifecycle::identity::lookup_key(&e));
+            sqlx::query("UPDATE authz_users SET login_key = $1, email = $2 WHERE id = $3")
+                .bind(key)
+                .bind(email)
+                .bind(id)
+                .execute(&mut **tx)
                 .await
                 .map_err(backend)?;
         }
@@ -473,8 +527,9 @@ impl UserStore for SqlStore {
     async fn create_user(&self, user: NewUser, now: u64) -> StoreResult<User> {
         let email = user.email.map(|email| email.to_lowercase());
         let row = sqlx::query(&format!(
-            "INSERT INTO authz_users (username, email, password_hash, roles, scopes, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {USER_COLUMNS}"
+            "INSERT INTO authz_users
+                 (username, email, password_hash, roles, scopes, created_at, login_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {USER_COLUMNS}"
         ))
         .bind(&user.username)
         .bind(email)
@@ -482,6 +537,7 @@ impl UserStore for SqlStore {
         .bind(join_list(&user.roles))
         .bind(join_list(&user.scopes))
         .bind(int(now))
+        .bind(&user.login_key)
         .fetch_one(&self.writer)
         .await
         .map_err(|error| match &error {
@@ -491,15 +547,15 @@ impl UserStore for SqlStore {
         user_of(&row).map_err(backend)
     }
 
-    async fn user_by_login(&self, login: &str) -> StoreResult<Option<User>> {
+    async fn user_by_login(&self, key: &str) -> StoreResult<Option<User>> {
         let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM authz_users WHERE username = $1
+            "SELECT {USER_COLUMNS} FROM authz_users WHERE login_key = $1
              UNION ALL
-             SELECT {USER_COLUMNS} FROM authz_users WHERE email = $2 AND username <> $1
+             SELECT {USER_COLUMNS} FROM authz_users
+             WHERE email = $1 AND (login_key IS NULL OR login_key <> $1)
              LIMIT 1"
         ))
-        .bind(login)
-        .bind(login.to_lowercase())
+        .bind(key)
         .fetch_optional(&self.pool)
         .await
         .map_err(backend)?;
@@ -535,6 +591,20 @@ impl UserStore for SqlStore {
             .await
             .map_err(backend)?;
         Ok(())
+    }
+
+    async fn password_schemes(&self) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT substr(password_hash, 1, 7) AS scheme FROM authz_users
+             WHERE password_hash LIKE '$2%'",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| row.try_get::<String, _>("scheme"))
+            .collect::<Result<_, _>>()
+            .map_err(backend)
     }
 }
 

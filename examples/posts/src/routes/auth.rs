@@ -4,7 +4,7 @@
 //! (`/token`, `/token/refresh`, `/token/revoke`, `/logout`, `/logout-all`) come from
 //! `authz_axum::token::TokenRoutes`.
 
-use authz_axum::token::{TokenError, TokenResponse, client_ip, parse_body};
+use authz_axum::token::{TokenError, TokenResponse, parse_body, password_login};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
@@ -40,9 +40,8 @@ async fn login(
             "the `username` and `password` fields are required",
         ));
     };
-    let pair = state
-        .tokens
-        .login(&username, &password, client_ip(&parts))
-        .await?;
-    Ok(TokenResponse::new(pair).with_token_type("bearer"))
+    let success = password_login(&state.tokens, &parts, &username, &password).await?;
+    Ok(TokenResponse::new(success.pair)
+        .with_token_type("bearer")
+        .with_device(success.device))
 }

@@ -1,5 +1,7 @@
 //! The seed's `routers/post.py`: `/posts` CRUD, every route guarded by `#[require_auth]`.
-//! Anyone logged in reads and creates; only the author or an `admin` updates or deletes.
+//! Anyone logged in creates and reads published posts; drafts (`published: false`) only their
+//! author and admins read (anyone else gets 404, as for a post that does not exist); only the
+//! author or an `admin` updates or deletes.
 
 use authz_axum::{Auth, Principal, require_auth};
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -9,7 +11,7 @@ use axum::{Json, Router};
 
 use super::{ApiError, JsonBody};
 use crate::AppState;
-use crate::db::{Post, PostIn};
+use crate::db::{Post, PostIn, Viewer};
 
 /// The routes.
 pub fn routes() -> Router<AppState> {
@@ -29,11 +31,23 @@ fn user_id(principal: &Principal) -> Result<i64, ApiError> {
     })
 }
 
+/// Who `user` is as a reader.
+fn viewer(user: &Principal) -> Result<Viewer, ApiError> {
+    if user.has_role("admin") {
+        Ok(Viewer::Admin)
+    } else {
+        user_id(user).map(Viewer::User)
+    }
+}
+
 #[require_auth]
-async fn list(State(state): State<AppState>) -> Result<Json<Vec<Post>>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    Auth(user): Auth,
+) -> Result<Json<Vec<Post>>, ApiError> {
     state
         .posts
-        .list()
+        .list(viewer(&user)?)
         .await
         .map(Json)
         .map_err(ApiError::unavailable)
@@ -55,10 +69,15 @@ async fn create(
 }
 
 #[require_auth]
-async fn show(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<Post>, ApiError> {
+async fn show(
+    State(state): State<AppState>,
+    Auth(user): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<Post>, ApiError> {
+    let viewer = viewer(&user)?;
     match state.posts.get(id).await {
-        Ok(Some(post)) => Ok(Json(post)),
-        Ok(None) => Err(ApiError::not_found("post", id)),
+        Ok(Some(post)) if viewer.may_read(&post) => Ok(Json(post)),
+        Ok(_) => Err(ApiError::not_found("post", id)),
         Err(error) => Err(ApiError::unavailable(error)),
     }
 }
@@ -66,8 +85,8 @@ async fn show(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json
 /// The post, if `user` may change it: its author, or an admin.
 async fn editable(state: &AppState, user: &Principal, id: i64) -> Result<Post, ApiError> {
     let post = match state.posts.get(id).await {
-        Ok(Some(post)) => post,
-        Ok(None) => return Err(ApiError::not_found("post", id)),
+        Ok(Some(post)) if viewer(user)?.may_read(&post) => post,
+        Ok(_) => return Err(ApiError::not_found("post", id)),
         Err(error) => return Err(ApiError::unavailable(error)),
     };
     if user.has_role("admin") || user_id(user)? == post.owner_id {

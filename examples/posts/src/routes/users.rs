@@ -55,16 +55,11 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/users/{id}", get(show))
 }
 
-fn roles_for(state: &AppState, username: &str) -> Vec<&'static str> {
-    if state.admins.iter().any(|admin| admin == username) {
-        vec!["user", "admin"]
-    } else {
-        vec!["user"]
-    }
-}
-
+/// Registration: self-registered accounts get the `user` role, never more — whatever name
+/// they take (roles are granted to accounts by an operator, never to names).
 async fn create(
     State(state): State<AppState>,
+    parts: axum::http::request::Parts,
     JsonBody(user): JsonBody<UserIn>,
 ) -> Result<(StatusCode, Json<UserOut>), ApiError> {
     let username = match (&user.username, &user.email) {
@@ -72,10 +67,16 @@ async fn create(
         (None, Some(email)) => email.trim().to_lowercase(),
         (None, None) => return Err(ApiError::invalid("username or email is required")),
     };
-    let roles = roles_for(&state, &username);
+    let client = authz_axum::client::client_address(&parts.extensions);
     let created = state
         .tokens
-        .register(&username, user.email.as_deref(), &user.password, &roles)
+        .register_from(
+            client,
+            &username,
+            user.email.as_deref(),
+            &user.password,
+            &["user"],
+        )
         .await
         .map_err(|error| match error {
             LifecycleError::Conflict => {
@@ -84,6 +85,14 @@ async fn create(
             LifecycleError::InvalidInput(_) | LifecycleError::Password(_) => {
                 ApiError::invalid(error.to_string())
             }
+            LifecycleError::Throttled { retry_after } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                format!(
+                    "Too many registrations from this address; try again in {retry_after} seconds"
+                ),
+            )
+            .with_retry_after(retry_after),
             other => ApiError::from(other),
         })?;
     Ok((StatusCode::CREATED, Json(created.into())))
@@ -116,24 +125,55 @@ async fn show(
     }
 }
 
-/// Gives the `admin` role to the users listed in `AUTHZ_ADMINS` who exist already (those who
-/// register later get it at registration).
+/// At start: creates the admin account of `AUTHZ_ADMIN_USER` / `AUTHZ_ADMIN_PASSWORD` (or
+/// resets its password and makes sure it is an admin), then gives the `admin` role to the
+/// accounts `AUTHZ_ADMINS` names **that exist now**, by username only — never to a name
+/// registered later, never through an email nobody verified.
 ///
 /// # Errors
 ///
-/// Store errors.
-pub async fn grant_admins(
+/// Store errors, or a password the policy refuses.
+pub async fn bootstrap_admins(
     state: &AppState,
-) -> Result<(), authz_axum::lifecycle::store::StoreError> {
-    let users = state.tokens.users();
+    account: Option<&(String, String)>,
+) -> Result<(), LifecycleError> {
+    let tokens = &state.tokens;
+    if let Some((name, password)) = account {
+        match tokens.find_username(name).await? {
+            Some(user) => {
+                tokens.set_password(user.id, password).await?;
+                make_admin(state, &user).await?;
+            }
+            None => {
+                tokens
+                    .register(name, None, password, &["user", "admin"])
+                    .await?;
+            }
+        }
+        tracing::info!(target: "posts", "admin account {name:?} is ready");
+    }
     for name in state.admins.iter() {
-        if let Some(user) = users.user_by_login(name).await?
-            && !user.roles.iter().any(|role| role == "admin")
-        {
-            let mut roles = user.roles.clone();
-            roles.push("admin".into());
-            users.set_roles(user.id, &roles).await?;
+        match tokens.find_username(name).await? {
+            Some(user) => make_admin(state, &user).await?,
+            None => tracing::warn!(
+                target: "posts",
+                "AUTHZ_ADMINS names {name:?}, which has no account: nobody gets admin by it"
+            ),
         }
     }
     Ok(())
+}
+
+async fn make_admin(state: &AppState, user: &User) -> Result<(), LifecycleError> {
+    if user.roles.iter().any(|role| role == "admin") {
+        return Ok(());
+    }
+    let mut roles = user.roles.clone();
+    roles.push("admin".into());
+    state
+        .tokens
+        .users()
+        .set_roles(user.id, &roles)
+        .await
+        .map_err(LifecycleError::Store)
 }
