@@ -381,3 +381,62 @@ async fn redis_channels_are_kept_apart_by_prefix() {
         "another prefix's or database's revocation arrived"
     );
 }
+
+/// Item 9: NUL in a login name used to reach PostgreSQL, which refuses it: 503 and an ERROR
+/// log per request. It is now refused (or answered as a wrong password) before any store.
+#[tokio::test]
+#[cfg_attr(
+    not(authz_postgres),
+    ignore = "needs PostgreSQL: set AUTHZ_TEST_POSTGRES_URL (./scripts/services prints it)"
+)]
+async fn nul_never_reaches_postgresql() {
+    let url = std::env::var("AUTHZ_TEST_POSTGRES_URL")
+        .expect("AUTHZ_TEST_POSTGRES_URL was set when the tests were built, and is not now");
+    // A schema of our own, so that the tests never touch anyone else's tables.
+    let schema = unique("authz_nul");
+    let admin = SqlStore::connect(&url).await.unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let store = Arc::new(
+        SqlStore::connect(&format!("{url}{sep}options=-c%20search_path%3D{schema}"))
+            .await
+            .unwrap(),
+    );
+    let service = TokenService::builder(SigningKey::generate(Algorithm::ES256).unwrap())
+        .with_passwords(fast_passwords())
+        .with_store(store)
+        .build()
+        .unwrap();
+    service
+        .register("nina", Some("nina@example.com"), "correct horse 1", &[])
+        .await
+        .unwrap();
+    let client = Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)));
+    for login in ["ni\u{0}na", "\u{0}", "nina@example.com\u{0}"] {
+        assert_eq!(
+            service
+                .login(login, "correct horse 1", client)
+                .await
+                .unwrap_err(),
+            LifecycleError::InvalidCredentials,
+            "{login:?}"
+        );
+        assert_eq!(service.find_user(login).await.unwrap(), None);
+    }
+    for (name, email) in [("ni\u{0}na2", None), ("nina3", Some("n\u{0}@example.com"))] {
+        assert!(
+            matches!(
+                service.register(name, email, "correct horse 1", &[]).await,
+                Err(LifecycleError::InvalidInput(_))
+            ),
+            "{name:?} {email:?}"
+        );
+    }
+    service
+        .login("nina", "correct horse 1", client)
+        .await
+        .unwrap();
+}

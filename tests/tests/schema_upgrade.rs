@@ -183,3 +183,66 @@ async fn postgres_made_by_the_first_schema_is_upgraded() {
         .await
         .unwrap();
 }
+
+/// Version 3's keys, on names and emails that collide once normalized (an older database
+/// could hold `alice` and `ALICE`, `alice@example.com` and its fullwidth twin): the upgrade
+/// goes through, the older account keeps the name and the email, the younger keeps its
+/// row and is logged.
+#[tokio::test]
+async fn colliding_names_and_emails_are_upgraded() {
+    let path = std::env::temp_dir().join(format!(
+        "authz-upgrade-collide-{}-{}.db",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::copy(data("schema-v1.sqlite"), &path).unwrap();
+    {
+        use sqlx::Connection as _;
+        sqlx::any::install_default_drivers();
+        let mut raw = sqlx::AnyConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        let hash: String =
+            sqlx::query_scalar("SELECT password_hash FROM authz_users WHERE username = 'alice'")
+                .fetch_one(&mut raw)
+                .await
+                .unwrap();
+        for (name, email) in [
+            ("ALICE", "\u{ff41}lice@example.com"),
+            ("\u{ff41}lice", "third@example.com"),
+        ] {
+            sqlx::query(
+                "INSERT INTO authz_users (username, email, password_hash, roles, scopes, created_at) \
+                 VALUES ($1, $2, $3, '', '', $4)",
+            )
+            .bind(name)
+            .bind(email)
+            .bind(&hash)
+            .bind(i64::try_from(MADE_AT).unwrap())
+            .execute(&mut raw)
+            .await
+            .unwrap();
+        }
+        raw.close().await.unwrap();
+    }
+    let store = Arc::new(SqlStore::open_sqlite(&path).await.unwrap());
+    assert_eq!(store.schema_version().await.unwrap(), 3);
+    let alice = store.user_by_login("alice").await.unwrap().unwrap();
+    assert_eq!(alice.username, "alice");
+    let by_email = store
+        .user_by_login("alice@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_email.id, alice.id);
+    // The younger look-alike with its own email logs in by that email.
+    let third = store
+        .user_by_login("third@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(third.username, "\u{ff41}lice");
+}

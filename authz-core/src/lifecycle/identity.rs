@@ -108,10 +108,11 @@ pub(crate) fn single_script(name: &str) -> bool {
     first.iter().any(|&script| fits(&[script])) || MIXES.iter().any(|group| fits(group))
 }
 
-/// The key a login attempt looks up: a name that cannot be a valid one gets a key no account
-/// has (the attempt then costs and answers as a wrong password).
-pub(crate) fn lookup_key(login: &str) -> String {
-    login_key(login, 254).unwrap_or_else(|_| String::from("\u{0}invalid"))
+/// The key a login attempt looks up, or `None` for a name no account can have (hidden or
+/// control characters, NUL included, or too long): the attempt then asks no store — NUL would
+/// be an error on PostgreSQL — and costs and answers as a wrong password.
+pub(crate) fn lookup_key(login: &str) -> Option<String> {
+    login_key(login, 254).ok()
 }
 
 static COMMON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {

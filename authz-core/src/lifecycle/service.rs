@@ -684,9 +684,11 @@ impl TokenService {
     ///
     /// [`LifecycleError::Store`].
     pub async fn find_username(&self, name: &str) -> Result<Option<User>, LifecycleError> {
-        let key = super::identity::lookup_key(name);
+        let Some(key) = super::identity::lookup_key(name) else {
+            return Ok(None);
+        };
         let user = self.store(self.inner.users.user_by_login(&key)).await?;
-        Ok(user.filter(|user| super::identity::lookup_key(&user.username) == key))
+        Ok(user.filter(|user| super::identity::lookup_key(&user.username).as_ref() == Some(&key)))
     }
 
     /// The user whose username or email is `login`, compared by key (as a login does).
@@ -695,7 +697,9 @@ impl TokenService {
     ///
     /// [`LifecycleError::Store`].
     pub async fn find_user(&self, login: &str) -> Result<Option<User>, LifecycleError> {
-        let key = super::identity::lookup_key(login);
+        let Some(key) = super::identity::lookup_key(login) else {
+            return Ok(None);
+        };
         self.store(self.inner.users.user_by_login(&key)).await
     }
 
@@ -758,10 +762,16 @@ impl TokenService {
         };
         self.check_throttle(&address_only, now).await?;
         let key = super::identity::lookup_key(login);
-        let user = self.store(self.inner.users.user_by_login(&key)).await?;
+        let user = match &key {
+            Some(key) => self.store(self.inner.users.user_by_login(key)).await?,
+            None => None,
+        };
         let account = match &user {
             Some(user) => format!("u:{}", user.id),
-            None => format!("n:{}", self.keyed_hash("name", &key)),
+            None => format!(
+                "n:{}",
+                self.keyed_hash("name", key.as_deref().unwrap_or(login))
+            ),
         };
         let device_id = device.and_then(|token| self.device_id(token, user.as_ref()?.id));
         let keys = ThrottleKeys::new(&account, client, device_id.as_deref());

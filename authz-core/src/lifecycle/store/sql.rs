@@ -408,25 +408,27 @@ impl SqlStore {
 
     /// Computes the login key of every user (version 3), oldest first: a key already taken,
     /// or a name that is not a valid login name any more, is left empty (that account logs
-    /// in by email), with a warning.
+    /// in by email), with a warning. Emails get their comparison key too; one whose key an
+    /// older account's email already has keeps its stored spelling (emails were stored in
+    /// lower case, so such pairs differ in more than case), with a warning.
     async fn backfill_login_keys(
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     ) -> StoreResult<()> {
+        use crate::lifecycle::identity::{MAX_USERNAME_CHARS, login_key};
         let rows = sqlx::query("SELECT id, username, email FROM authz_users ORDER BY id")
             .fetch_all(&mut **tx)
             .await
             .map_err(backend)?;
-        let mut taken = std::collections::HashSet::new();
+        let mut names = std::collections::HashSet::new();
+        let mut emails = std::collections::HashSet::new();
+        let mut updates = Vec::with_capacity(rows.len());
         for row in rows {
             let id: i64 = row.try_get("id").map_err(backend)?;
             let username: String = row.try_get("username").map_err(backend)?;
             let email: Option<String> = row.try_get("email").map_err(backend)?;
-            let key = crate::lifecycle::identity::login_key(
-                &username,
-                crate::lifecycle::identity::MAX_USERNAME_CHARS,
-            )
-            .ok()
-            .filter(|key| taken.insert(key.clone()));
+            let key = login_key(&username, MAX_USERNAME_CHARS)
+                .ok()
+                .filter(|key| names.insert(key.clone()));
             if key.is_none() {
                 tracing::warn!(
                     target: "authz_core::store",
@@ -435,7 +437,28 @@ impl SqlStore {
                      after normalization: this account logs in by email only"
                 );
             }
-            let email = email.map(|e| crate::lifecycle::identity::lookup_key(&e));
+            let email = email.map(|stored| match login_key(&stored, 254) {
+                Ok(key) if emails.insert(key.clone()) => key,
+                _ => {
+                    tracing::warn!(
+                        target: "authz_core::store",
+                        user = id,
+                        "email collides with an older account's (or holds hidden characters) \
+                         after normalization: kept as stored"
+                    );
+                    emails.insert(stored.clone());
+                    stored
+                }
+            });
+            updates.push((id, key, email));
+        }
+        // Emails first cleared, then set: a unique index is checked row by row, and one
+        // account's new email may be another's old one.
+        sqlx::query("UPDATE authz_users SET email = NULL")
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?;
+        for (id, key, email) in updates {
             sqlx::query("UPDATE authz_users SET login_key = $1, email = $2 WHERE id = $3")
                 .bind(key)
                 .bind(email)
