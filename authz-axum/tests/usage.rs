@@ -277,3 +277,26 @@ async fn made_up_methods_and_reserved_subjects_mint_nothing() {
         "{subjects:?}"
     );
 }
+
+/// Issue 18, item 8: filling the limiter with ~100 000 other keys used to evict a capped
+/// bucket, so that the same caller's day cap started over.
+#[test]
+fn a_spent_cap_survives_a_flood_of_other_keys() {
+    use authz_axum::usage::{Period, Quota, QuotaDecision, QuotaLimiter};
+    let limiter = QuotaLimiter::new(); // tracks 100 000 keys
+    let capped = Quota::rate(1_000, 1_000.0).with_cap(Period::Day, 100);
+    let t = 86_400.0 * 20_000.0;
+    for _ in 0..100 {
+        assert!(matches!(
+            limiter.check("victim", &capped, t),
+            QuotaDecision::Allowed { .. }
+        ));
+    }
+    for i in 0..150_000 {
+        let _ = limiter.check(&format!("anon:10.{i}"), &capped, t + 1.0);
+    }
+    assert!(matches!(
+        limiter.check("victim", &capped, t + 2.0),
+        QuotaDecision::Limited { cap: true, .. }
+    ));
+}
