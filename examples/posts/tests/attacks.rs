@@ -184,7 +184,7 @@ where
 #[tokio::test]
 async fn client_addresses_behind_a_trusted_proxy() {
     let dir = workdir();
-    let server = start(&dir, &[("AUTHZ_TRUSTED_PROXIES", "127.0.0.1/32")]);
+    let server = start(&dir, &[("AUTHZ_TRUSTED_PROXIES", "127.0.0.0/8")]);
     let api = Api::new(&server);
     api.register("alice").await;
     // One client guesses many names until its address is throttled.
@@ -230,7 +230,7 @@ async fn without_trusted_proxies_forwarded_headers_are_ignored() {
     let server = start(&dir, &[]);
     let api = Api::new(&server);
     api.register("alice").await;
-    // Each guess claims another address; all come from 127.0.0.1, which is what counts.
+    // Each guess claims another address; all come from the client's own loopback address, which is what counts.
     let free = until_throttled(
         |i| {
             let claimed = format!("198.51.100.{i}");
@@ -275,7 +275,7 @@ fn device_cookie(response: &reqwest::Response) -> String {
 #[tokio::test]
 async fn strangers_cannot_lock_the_owner_out_of_a_known_device() {
     let dir = workdir();
-    let server: Server = start(&dir, &[("AUTHZ_TRUSTED_PROXIES", "127.0.0.1")]);
+    let server: Server = start(&dir, &[("AUTHZ_TRUSTED_PROXIES", "127.0.0.0/8")]);
     let api = Api::new(&server);
     api.register("alice").await;
     api.register("bob").await;

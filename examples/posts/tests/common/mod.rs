@@ -37,6 +37,22 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
+/// A loopback address of this client's own (127.x.y.z): the server throttles registrations and
+/// logins per client address, and a shared PostgreSQL keeps those counts across tests and runs,
+/// so every client of the suite comes from an address nobody else used.
+pub fn own_loopback_address() -> std::net::IpAddr {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let mix = (std::process::id() ^ nanos.rotate_left(11))
+        .wrapping_add(N.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9));
+    let [_, a, b, c] = mix.to_be_bytes();
+    // 127.0.0.1 and the network/broadcast-looking ends are avoided.
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, a.max(1), b, c.clamp(2, 254)))
+}
+
 pub fn workdir() -> PathBuf {
     let dir = std::env::temp_dir().join(unique("posts-test-"));
     std::fs::create_dir_all(&dir).unwrap();
@@ -100,7 +116,10 @@ impl<'a> Api<'a> {
     pub fn new(server: &'a Server) -> Self {
         Self {
             server,
-            http: Client::new(),
+            http: Client::builder()
+                .local_address(own_loopback_address())
+                .build()
+                .unwrap(),
         }
     }
 
