@@ -108,15 +108,11 @@ mod imp {
             3072 => KeySize::Rsa3072,
             4096 => KeySize::Rsa4096,
             _ => {
-                return Err(KeyError::Config(
-                    "RSA keys are 2048, 3072 or 4096 bits".into(),
-                ));
+                return Err(KeyError::UnsupportedKeySize { bits });
             }
         };
-        let pair = KeyPair::generate(size).map_err(|e| KeyError::Backend(e.to_string()))?;
-        let der: aws_lc_rs::encoding::Pkcs8V1Der<'_> = pair
-            .as_der()
-            .map_err(|e| KeyError::Backend(e.to_string()))?;
+        let pair = KeyPair::generate(size).map_err(super::generation)?;
+        let der: aws_lc_rs::encoding::Pkcs8V1Der<'_> = pair.as_der().map_err(super::generation)?;
         Ok(der.as_ref().to_vec())
     }
 
@@ -127,13 +123,13 @@ mod imp {
             _ => return Err(KeyError::UnsupportedAlgorithm(alg.to_string())),
         };
         let doc = EcdsaKeyPair::generate_pkcs8(signing, &SystemRandom::new())
-            .map_err(|e| KeyError::Backend(e.to_string()))?;
+            .map_err(super::generation)?;
         Ok(doc.as_ref().to_vec())
     }
 
     pub(crate) fn generate_ed25519() -> Result<Vec<u8>, KeyError> {
-        let doc = Ed25519KeyPair::generate_pkcs8v1(&SystemRandom::new())
-            .map_err(|e| KeyError::Backend(e.to_string()))?;
+        let doc =
+            Ed25519KeyPair::generate_pkcs8v1(&SystemRandom::new()).map_err(super::generation)?;
         Ok(doc.as_ref().to_vec())
     }
 }
@@ -185,14 +181,10 @@ mod imp {
 
     pub(crate) fn generate_rsa(bits: usize) -> Result<Vec<u8>, KeyError> {
         if !matches!(bits, 2048 | 3072 | 4096) {
-            return Err(KeyError::Config(
-                "RSA keys are 2048, 3072 or 4096 bits".into(),
-            ));
+            return Err(KeyError::UnsupportedKeySize { bits });
         }
-        let key = rsa::RsaPrivateKey::new(&mut OsRng, bits)
-            .map_err(|e| KeyError::Backend(e.to_string()))?;
-        let der = rsa::pkcs8::EncodePrivateKey::to_pkcs8_der(&key)
-            .map_err(|e| KeyError::Backend(e.to_string()))?;
+        let key = rsa::RsaPrivateKey::new(&mut OsRng, bits).map_err(super::generation)?;
+        let der = rsa::pkcs8::EncodePrivateKey::to_pkcs8_der(&key).map_err(super::generation)?;
         Ok(der.as_bytes().to_vec())
     }
 
@@ -202,15 +194,13 @@ mod imp {
             Algorithm::ES384 => p384::SecretKey::random(&mut OsRng).to_pkcs8_der(),
             _ => return Err(KeyError::UnsupportedAlgorithm(alg.to_string())),
         }
-        .map_err(|e| KeyError::Backend(e.to_string()))?;
+        .map_err(super::generation)?;
         Ok(der.as_bytes().to_vec())
     }
 
     pub(crate) fn generate_ed25519() -> Result<Vec<u8>, KeyError> {
         let key = ed25519_dalek::SigningKey::generate(&mut OsRng);
-        let der = key
-            .to_pkcs8_der()
-            .map_err(|e| KeyError::Backend(e.to_string()))?;
+        let der = key.to_pkcs8_der().map_err(super::generation)?;
         Ok(der.as_bytes().to_vec())
     }
 }
@@ -239,6 +229,11 @@ fn refused(public: &crate::key::Public) -> KeyError {
 
 /// Fills `buf` from the operating system's CSPRNG.
 /// `len` random bytes (at most 64), base64url without padding.
+/// A key-generation failure of the backend, keeping its error.
+fn generation(error: impl std::error::Error + Send + Sync + 'static) -> KeyError {
+    KeyError::Backend(crate::error::BackendError::new("key generation", error))
+}
+
 pub(crate) fn random_b64url(len: usize) -> Result<String, KeyError> {
     use base64::Engine as _;
     let mut buf = [0u8; 64];
@@ -248,7 +243,8 @@ pub(crate) fn random_b64url(len: usize) -> Result<String, KeyError> {
 }
 
 pub(crate) fn random_bytes(buf: &mut [u8]) -> Result<(), KeyError> {
-    getrandom::fill(buf).map_err(|e| KeyError::Backend(e.to_string()))
+    getrandom::fill(buf)
+        .map_err(|e| KeyError::Backend(crate::error::BackendError::new("random source", e)))
 }
 
 #[cfg(test)]

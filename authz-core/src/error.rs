@@ -1,4 +1,7 @@
-//! Errors: why a token was refused ([`Error`]) and why a key was refused ([`KeyError`]).
+//! Errors: why a token was refused ([`Error`]), why a key was refused ([`KeyError`]), why a
+//! builder refused its settings ([`ConfigError`]) and why signing failed ([`IssueError`]).
+//! Failures of the crypto backend keep the backend's own error as their
+//! [`source()`](std::error::Error::source) ([`BackendError`]).
 //!
 //! A token error is one opaque type with a [`kind`](Error::kind), a stable snake_case
 //! [`code`](Error::code) for machines and a [`message`](Error::message) for people. The
@@ -6,6 +9,7 @@
 //! the token, a claim value taken from it, or key material: they are safe to log and to send.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::algorithm::Algorithm;
 
@@ -84,9 +88,13 @@ pub enum ErrorKind {
     Revoked,
     /// No verification key is available yet (a key source that has never loaded).
     KeysUnavailable,
-    /// Signing failed in the crypto backend.
+    /// Never produced: signing reports [`IssueError`] now.
+    #[deprecated(note = "signing failures are `IssueError::Backend` now")]
+    #[doc(hidden)]
     Signing,
-    /// The claims given to an issuer could not be serialized as a JSON object.
+    /// Never produced: signing reports [`IssueError`] now.
+    #[deprecated(note = "signing failures are `IssueError::NotAnObject` now")]
+    #[doc(hidden)]
     InvalidClaimsToSign,
 }
 
@@ -104,6 +112,7 @@ pub enum Segment {
 
 impl ErrorKind {
     /// A stable snake_case code for this kind, for response bodies, metrics and logs.
+    #[allow(deprecated)]
     pub fn code(&self) -> &'static str {
         match self {
             Self::TooLarge => "token_too_large",
@@ -138,6 +147,7 @@ impl ErrorKind {
 }
 
 impl fmt::Display for ErrorKind {
+    #[allow(deprecated)]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::TooLarge => f.write_str("Token is too large"),
@@ -289,9 +299,20 @@ pub enum KeyError {
     UnsupportedAlgorithm(String),
     /// A `kid` is empty, too long or has control characters.
     InvalidKid,
+    /// RSA keys are generated with 2048, 3072 or 4096 bits.
+    UnsupportedKeySize {
+        /// The size asked for.
+        bits: usize,
+    },
+    /// An HMAC key cannot be published (in a key ring or a JWKS).
+    NotPublishable,
+    /// A key ring was asked to promote its next key, and none is staged.
+    NothingStaged,
     /// The crypto backend refused the key or could not generate one.
-    Backend(String),
-    /// A verifier setting is out of range.
+    Backend(BackendError),
+    /// Never produced: builders report [`ConfigError`], key rings their own variants.
+    #[deprecated(note = "builders report `ConfigError` now")]
+    #[doc(hidden)]
     Config(String),
 }
 
@@ -349,13 +370,189 @@ impl fmt::Display for KeyError {
             Self::InvalidKid => {
                 f.write_str("a kid must be 1 to 256 bytes with no control characters")
             }
-            Self::Backend(why) => write!(f, "crypto backend: {why}"),
+            Self::UnsupportedKeySize { bits } => {
+                write!(
+                    f,
+                    "cannot generate a {bits}-bit RSA key; use 2048, 3072 or 4096"
+                )
+            }
+            Self::NotPublishable => {
+                f.write_str("an HMAC key cannot be published; use an RS, PS, ES or EdDSA key")
+            }
+            Self::NothingStaged => f.write_str("no key is staged; stage one before promoting"),
+            Self::Backend(error) => fmt::Display::fmt(error, f),
+            #[allow(deprecated)]
             Self::Config(why) => write!(f, "invalid configuration: {why}"),
         }
     }
 }
 
-impl std::error::Error for KeyError {}
+impl std::error::Error for KeyError {
+    /// The backend's own error, for [`Backend`](Self::Backend).
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Backend(error) => std::error::Error::source(error),
+            _ => None,
+        }
+    }
+}
+
+/// A failure of the crypto backend or of the system's random source, with the backend's own
+/// error as [`source()`](std::error::Error::source). Holds no key material.
+#[derive(Clone)]
+pub struct BackendError {
+    what: &'static str,
+    source: Arc<dyn std::error::Error + Send + Sync>,
+}
+
+impl BackendError {
+    /// `what` failed (`"signing"`, `"key generation"`, …) because of `source`.
+    pub(crate) fn new(
+        what: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            what,
+            source: Arc::new(source),
+        }
+    }
+
+    /// What failed: `"signing"`, `"key generation"`, `"random source"`, ….
+    pub fn what(&self) -> &'static str {
+        self.what
+    }
+}
+
+impl fmt::Debug for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BackendError")
+            .field("what", &self.what)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "crypto backend: {} failed", self.what)
+    }
+}
+
+impl PartialEq for BackendError {
+    fn eq(&self, other: &Self) -> bool {
+        self.what == other.what && self.source.to_string() == other.source.to_string()
+    }
+}
+
+impl Eq for BackendError {}
+
+impl std::error::Error for BackendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+/// Why a builder ([`VerifierBuilder`](crate::VerifierBuilder), the token service's, …)
+/// refused its settings. For operators: it names the setting and says what is wrong.
+///
+/// ```
+/// use std::time::Duration;
+/// use authz_core::{Algorithm, ConfigError, KeySet, SigningKey, Verifier};
+///
+/// let key = SigningKey::generate(Algorithm::ES256)?;
+/// let error = Verifier::builder(KeySet::single(key.verifying_key()))
+///     .with_leeway(Duration::from_secs(3600))
+///     .build()
+///     .unwrap_err();
+/// assert!(matches!(error, ConfigError::Invalid { setting: "leeway", .. }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A setting's value is refused.
+    Invalid {
+        /// The setting, as its builder method names it (`leeway`, `max_token_len`, …).
+        setting: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A key the settings need could not be made or used.
+    Key(KeyError),
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(setting: &'static str, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            setting,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Invalid { setting, reason } => write!(f, "invalid {setting}: {reason}"),
+            Self::Key(error) => write!(f, "key: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {
+    /// The key error's own cause (its text is already in this error's).
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Key(error) => std::error::Error::source(error),
+            Self::Invalid { .. } => None,
+        }
+    }
+}
+
+impl From<KeyError> for ConfigError {
+    fn from(error: KeyError) -> Self {
+        Self::Key(error)
+    }
+}
+
+/// Why [`Issuer::issue`](crate::Issuer::issue) could not sign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IssueError {
+    /// The claims do not serialize to a JSON object.
+    NotAnObject,
+    /// The crypto backend (or the random source, for `jti`) failed.
+    Backend(BackendError),
+}
+
+impl fmt::Display for IssueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotAnObject => f.write_str("claims to sign must be a JSON object"),
+            Self::Backend(error) => fmt::Display::fmt(error, f),
+        }
+    }
+}
+
+impl std::error::Error for IssueError {
+    /// The backend's own error.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Backend(error) => std::error::Error::source(error),
+            Self::NotAnObject => None,
+        }
+    }
+}
+
+impl From<KeyError> for IssueError {
+    fn from(error: KeyError) -> Self {
+        match error {
+            KeyError::Backend(error) => Self::Backend(error),
+            // Signing reports only backend failures; anything else is the backend's too.
+            other => Self::Backend(BackendError::new("signing", other)),
+        }
+    }
+}
 
 #[cfg(any(feature = "lifecycle", feature = "assertion", feature = "usage"))]
 pub use store::{StoreError, StoreResult};

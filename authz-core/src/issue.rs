@@ -38,7 +38,7 @@ use serde_json::{Map, Value};
 
 use crate::backend;
 use crate::clock::{Clock, SystemClock, unix_seconds};
-use crate::error::{ErrorKind, Result};
+use crate::error::IssueError;
 use crate::key::{KeyRing, SigningKey};
 
 /// The default token lifetime: 5 minutes, as for OAuth access tokens.
@@ -133,7 +133,7 @@ impl Issuer {
     /// # Errors
     ///
     /// As [`Issuer::issue`].
-    pub fn issue_for(&self, subject: &str) -> Result<String> {
+    pub fn issue_for(&self, subject: &str) -> Result<String, IssueError> {
         self.issue(&serde_json::json!({ "sub": subject }))
     }
 
@@ -143,11 +143,11 @@ impl Issuer {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidClaimsToSign`] if `claims` is not a JSON object;
-    /// [`ErrorKind::Signing`] if the backend fails.
-    pub fn issue<T: Serialize + ?Sized>(&self, claims: &T) -> Result<String> {
+    /// [`IssueError::NotAnObject`] if `claims` is not a JSON object;
+    /// [`IssueError::Backend`] if the backend (or the random source) fails.
+    pub fn issue<T: Serialize + ?Sized>(&self, claims: &T) -> Result<String, IssueError> {
         let Ok(Value::Object(mut claims)) = serde_json::to_value(claims) else {
-            return Err(ErrorKind::InvalidClaimsToSign.into());
+            return Err(IssueError::NotAnObject);
         };
         let now = unix_seconds(self.clock.now()).floor() as u64;
         claims.entry("iat").or_insert(now.into());
@@ -172,7 +172,7 @@ impl Issuer {
         self.sign(&claims)
     }
 
-    fn sign(&self, claims: &Map<String, Value>) -> Result<String> {
+    fn sign(&self, claims: &Map<String, Value>) -> Result<String, IssueError> {
         let ring_key = self.ring.as_ref().map(KeyRing::signing_key);
         let key = ring_key.as_ref().unwrap_or(&self.key);
         let mut header = Map::with_capacity(3);
@@ -181,12 +181,12 @@ impl Issuer {
         if let Some(kid) = key.kid() {
             header.insert("kid".into(), kid.into());
         }
-        let header = serde_json::to_vec(&header).map_err(|_| ErrorKind::InvalidClaimsToSign)?;
-        let payload = serde_json::to_vec(claims).map_err(|_| ErrorKind::InvalidClaimsToSign)?;
+        let header = serde_json::to_vec(&header).map_err(|_| IssueError::NotAnObject)?;
+        let payload = serde_json::to_vec(claims).map_err(|_| IssueError::NotAnObject)?;
         let mut token = URL_SAFE_NO_PAD.encode(header);
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(payload, &mut token);
-        let signature = key.sign(token.as_bytes()).map_err(|_| ErrorKind::Signing)?;
+        let signature = key.sign(token.as_bytes())?;
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(signature, &mut token);
         Ok(token)
@@ -194,6 +194,6 @@ impl Issuer {
 }
 
 /// A fresh token id: 128 random bits, base64url.
-fn new_jti() -> Result<String> {
-    Ok(backend::random_b64url(16).map_err(|_| ErrorKind::Signing)?)
+fn new_jti() -> Result<String, IssueError> {
+    Ok(backend::random_b64url(16)?)
 }

@@ -88,7 +88,9 @@ pub mod password {
 pub use algorithm::{Algorithm, KeyFamily};
 pub use backend::BACKEND;
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use error::{Error, ErrorKind, KeyError, Result, Segment};
+pub use error::{
+    BackendError, ConfigError, Error, ErrorKind, IssueError, KeyError, Result, Segment,
+};
 #[cfg(any(feature = "lifecycle", feature = "assertion", feature = "usage"))]
 pub use error::{StoreError, StoreResult};
 pub use issue::Issuer;

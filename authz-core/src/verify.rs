@@ -54,7 +54,7 @@ use arc_swap::ArcSwap;
 
 use crate::cache::TokenCache;
 use crate::clock::{Clock, SystemClock, unix_seconds};
-use crate::error::{ErrorKind, KeyError, Result, Segment};
+use crate::error::{ConfigError, ErrorKind, Result, Segment};
 use crate::key::set::valid_kid;
 use crate::key::{KeySet, SharedKeySet};
 use crate::principal::{ClaimMapping, Principal, PrincipalParts, Text};
@@ -565,21 +565,25 @@ impl VerifierBuilder {
     ///
     /// If the leeway exceeds [`MAX_LEEWAY`], the size cap is under 64 bytes, or an issuer or
     /// audience is empty.
-    pub fn build(self) -> Result<Verifier, KeyError> {
+    pub fn build(self) -> Result<Verifier, ConfigError> {
         let c = self.0;
         if c.leeway > MAX_LEEWAY {
-            return Err(KeyError::Config(format!(
-                "leeway {:?} is over the {:?} maximum",
-                c.leeway, MAX_LEEWAY
-            )));
-        }
-        if c.max_len < 64 {
-            return Err(KeyError::Config(
-                "the token size cap must be at least 64 bytes".into(),
+            return Err(ConfigError::invalid(
+                "leeway",
+                format!("{:?} is over the {MAX_LEEWAY:?} maximum", c.leeway),
             ));
         }
-        if c.issuers.iter().chain(&c.audiences).any(String::is_empty) {
-            return Err(KeyError::Config("an issuer or audience is empty".into()));
+        if c.max_len < 64 {
+            return Err(ConfigError::invalid(
+                "max_token_len",
+                "the token size cap must be at least 64 bytes",
+            ));
+        }
+        if c.issuers.iter().any(String::is_empty) {
+            return Err(ConfigError::invalid("issuer", "must not be empty"));
+        }
+        if c.audiences.iter().any(String::is_empty) {
+            return Err(ConfigError::invalid("audience", "must not be empty"));
         }
         Ok(Verifier(Arc::new(c)))
     }

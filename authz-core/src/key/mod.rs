@@ -403,7 +403,7 @@ impl VerifyingKey {
 
     fn new_verifier(&self) -> Result<Box<dyn JwtVerifier>, KeyError> {
         (backend::provider().verifier_factory)(&self.alg.to_jsonwebtoken(), &self.decoding)
-            .map_err(|e| KeyError::Backend(e.to_string()))
+            .map_err(|e| backend_error("verifier setup", e))
     }
 
     /// Decodes the base64url `signature` segment and checks it over `message` (the literal
@@ -675,16 +675,16 @@ impl SigningKey {
     pub(crate) fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
         let signer: Box<dyn JwtSigner> =
             (backend::provider().signer_factory)(&self.0.alg.to_jsonwebtoken(), &self.0.encoding)
-                .map_err(|e| KeyError::Backend(e.to_string()))?;
+                .map_err(|e| backend_error("signer setup", e))?;
         signer
             .try_sign(message)
-            .map_err(|e| KeyError::Backend(e.to_string()))
+            .map_err(|e| backend_error("signing", e))
     }
 
     fn from_pkcs8(alg: Algorithm, pkcs8: &[u8]) -> Result<Self, KeyError> {
         let (key_alg, inner) = der::parse_pkcs8(pkcs8)?;
         let utils = &backend::provider().key_utils;
-        let backend_err = |e: jsonwebtoken::errors::Error| KeyError::Backend(e.to_string());
+        let backend_err = |e: jsonwebtoken::errors::Error| backend_error("key parsing", e);
         let (encoding, public) = match (alg.family(), key_alg) {
             (KeyFamily::Rsa, KeyAlg::Rsa) => {
                 return Self::from_rsa_pkcs1(alg, inner, Some(pkcs8));
@@ -744,7 +744,7 @@ impl SigningKey {
         let (n, e) = (backend::provider()
             .key_utils
             .rsa_pub_components_from_private_key)(pkcs1)
-        .map_err(|e| KeyError::Backend(e.to_string()))?;
+        .map_err(|e| backend_error("key parsing", e))?;
         let public = VerifyingKey::from_rsa_pkcs1(alg, &der::rsa_public_pkcs1(&n, &e))?;
         let pkcs8 = match pkcs8 {
             Some(doc) => doc.to_vec(),
@@ -879,6 +879,14 @@ fn wrap_pkcs8(alg_id: &[u8], private: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() + 4);
     der::write_tlv(&mut out, der::TAG_SEQUENCE, &body);
     out
+}
+
+/// A failure of the crypto backend while doing `what`, keeping its error.
+fn backend_error(
+    what: &'static str,
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> KeyError {
+    KeyError::Backend(crate::error::BackendError::new(what, error))
 }
 
 #[cfg(test)]

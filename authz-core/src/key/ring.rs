@@ -77,7 +77,7 @@ impl KeyRing {
     ///
     /// # Errors
     ///
-    /// [`KeyError::Config`] for an HMAC key (it cannot be published).
+    /// [`KeyError::NotPublishable`] for an HMAC key.
     pub fn new(current: SigningKey) -> Result<Self, KeyError> {
         let current = check(current)?;
         let published = KeySet::single(current.verifying_key());
@@ -131,11 +131,11 @@ impl KeyRing {
     ///
     /// # Errors
     ///
-    /// [`KeyError::Config`] if nothing is staged.
+    /// [`KeyError::NothingStaged`] if nothing is staged.
     pub fn promote(&self, keep_for: Duration) -> Result<(), KeyError> {
         let mut ring = self.write();
         let Some(next) = ring.next.take() else {
-            return Err(KeyError::Config("no key is staged".into()));
+            return Err(KeyError::NothingStaged);
         };
         let old = std::mem::replace(&mut ring.current, next);
         ring.retired.push((
@@ -189,9 +189,7 @@ impl KeyRing {
 /// A key fit for the ring: asymmetric, named (by its thumbprint when it has no `kid`).
 fn check(key: SigningKey) -> Result<SigningKey, KeyError> {
     if key.algorithm().is_symmetric() {
-        return Err(KeyError::Config(
-            "an HMAC key cannot be published; use RS/PS/ES/EdDSA".into(),
-        ));
+        return Err(KeyError::NotPublishable);
     }
     Ok(match key.kid() {
         Some(_) => key,

@@ -18,7 +18,7 @@ use super::store::{
 };
 use super::throttle::{ThrottleKeys, Throttling};
 use crate::clock::{Clock, SystemClock, unix_secs};
-use crate::error::KeyError;
+use crate::error::ConfigError;
 use crate::{ClaimPath, Issuer, KeySet, Principal, SigningKey, Verifier, backend};
 
 /// The `typ` header of access tokens (RFC 9068).
@@ -359,15 +359,20 @@ impl TokenServiceBuilder {
     ///
     /// # Errors
     ///
-    /// [`KeyError::Config`] if a lifetime is zero or the absolute refresh lifetime is shorter
-    /// than the idle one.
-    pub fn build(self) -> Result<TokenService, KeyError> {
-        if self.access_ttl.is_zero() || self.refresh_idle.is_zero() {
-            return Err(KeyError::Config("token lifetimes must not be zero".into()));
+    /// [`ConfigError::Invalid`] if a lifetime is zero, the absolute refresh lifetime is
+    /// shorter than the idle one, or the service secret is under 32 bytes;
+    /// [`ConfigError::Key`] if the random source fails.
+    pub fn build(self) -> Result<TokenService, ConfigError> {
+        if self.access_ttl.is_zero() {
+            return Err(ConfigError::invalid("access_ttl", "must not be zero"));
+        }
+        if self.refresh_idle.is_zero() {
+            return Err(ConfigError::invalid("refresh_idle_ttl", "must not be zero"));
         }
         if self.refresh_absolute < self.refresh_idle {
-            return Err(KeyError::Config(
-                "the absolute refresh lifetime must be at least the idle one".into(),
+            return Err(ConfigError::invalid(
+                "refresh_absolute_ttl",
+                "must be at least the idle refresh lifetime",
             ));
         }
         let clock = self.clock.clone();
@@ -402,9 +407,7 @@ impl TokenServiceBuilder {
         }
         let secret = match self.secret {
             Some(secret) if secret.len() < 32 => {
-                return Err(KeyError::Config(
-                    "the service secret must be at least 32 bytes".into(),
-                ));
+                return Err(ConfigError::invalid("secret", "must be at least 32 bytes"));
             }
             Some(secret) => secret,
             None => {
