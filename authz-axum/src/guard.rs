@@ -24,12 +24,9 @@ pub trait GuardSpec: Send + Sync + 'static {
         Denied::new(format!("policy = {}", Self::POLICY.unwrap_or("?")))
     }
 
-    /// A per-handler quota (`quota = "30/min"`): the handler's own limiter and the quota,
-    /// spent per caller after the requirement and policy passed.
-    fn quota() -> Option<(
-        &'static authz_core::usage::QuotaLimiter,
-        authz_core::usage::Quota,
-    )> {
+    /// A per-handler quota (`quota = "30/min"`): the handler's name and the quota, spent per
+    /// caller in the AuthLayer's quota store after the requirement and policy passed.
+    fn quota() -> Option<(&'static str, authz_core::usage::Quota)> {
         None
     }
 
@@ -87,28 +84,13 @@ impl<S: Send + Sync, T: GuardSpec> FromRequestParts<S> for Guard<T> {
             let denied = T::policy_denied();
             return Err(reject(parts, &config, AuthRejection::Forbidden(denied)));
         }
-        let Some((limiter, quota)) = quota else {
+        let Some((handler, quota)) = quota else {
             return Ok(Guard(PhantomData));
         };
-        if let authz_core::usage::QuotaDecision::Limited {
-            limit,
-            retry_after,
-            reset,
-            cap,
-        } = limiter.check(principal.subject(), &quota, crate::usage::now())
-        {
-            crate::auth::count(
-                "authz_denials_total",
-                "reason",
-                parts.extensions.get::<axum::extract::MatchedPath>(),
-                "rate_limited",
-            );
-            return Err(ExtractRejection::new(crate::usage::too_many(
-                limit,
-                retry_after,
-                reset,
-                cap,
-            )));
+        let key = crate::quota::handler_key(handler, principal.subject());
+        let now = crate::quota::now(&config);
+        if let Err(rejection) = config.quotas.spend(&key, &quota, now).await {
+            return Err(reject(parts, &config, rejection));
         }
         Ok(Guard(PhantomData))
     }

@@ -1,6 +1,6 @@
 //! JWKS over HTTP: publish an issuer's public keys, and fetch another service's.
 //!
-//! - [`JwksRoutes`] serves `GET /.well-known/jwks.json` from a [`KeyRing`] (rotation with
+//! - [`JwksRoutes`] (feature `jwks-routes`) serves `GET /.well-known/jwks.json` from a [`KeyRing`] (rotation with
 //!   overlap) or a fixed [`KeySet`], with `Cache-Control: public, max-age=…` and
 //!   `Content-Type: application/jwk-set+json`.
 //! - [`discover`] finds the JWKS URL through OpenID Connect discovery.
@@ -11,7 +11,7 @@
 //! ```no_run
 //! use axum::Router;
 //! use authz_axum::jwks::{JwksRoutes, remote_jwks};
-//! use authz_axum::key::KeyRing;
+//! use authz_axum::core::key::KeyRing;
 //! use authz_axum::{Algorithm, AuthLayer, SigningKey, Verifier};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -21,99 +21,114 @@
 //!
 //! // ...and a resource service trusts them by URL only.
 //! let remote = remote_jwks("https://issuer.internal/.well-known/jwks.json")?;
-//! let verifier = Verifier::builder_remote(remote).with_issuer("https://issuer.internal").build()?;
+//! let verifier = Verifier::builder(remote).with_issuer("https://issuer.internal").build()?;
 //! let resource_app: Router = Router::new().layer(AuthLayer::new(verifier));
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "jwks-fetch")]
 use std::sync::Arc;
+#[cfg(feature = "jwks-fetch")]
 use std::time::Duration;
 
-use authz_core::KeySet;
-use authz_core::key::KeyRing;
 #[cfg(feature = "jwks-fetch")]
 use authz_core::remote::{FetchedJwks, JwksFetcher, RemoteKeySet, RemoteOptions};
-use axum::Router;
-use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use http::HeaderValue;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+#[cfg(feature = "jwks-fetch")]
+use http::header::CACHE_CONTROL;
 
-/// What the JWKS route serves.
-#[derive(Debug, Clone)]
-enum Published {
-    Ring(KeyRing),
-    Fixed(Arc<str>),
-}
+#[cfg(feature = "jwks-routes")]
+pub use self::routes::JwksRoutes;
 
-/// The JWKS route. See the [module docs](self).
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct JwksRoutes {
-    published: Published,
-    max_age: Duration,
-    path: String,
-}
+/// Publishing keys (feature `jwks-routes`).
+#[cfg(feature = "jwks-routes")]
+mod routes {
+    use std::sync::Arc;
+    use std::time::Duration;
 
-impl JwksRoutes {
-    /// Serves the ring's published keys (current, staged and retired), as they change.
-    pub fn from_ring(ring: KeyRing) -> Self {
-        Self {
-            published: Published::Ring(ring),
-            max_age: Duration::from_secs(300),
-            path: "/.well-known/jwks.json".into(),
+    use authz_core::KeySet;
+    use authz_core::key::KeyRing;
+    use axum::Router;
+    use axum::extract::State;
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::get;
+    use http::HeaderValue;
+    use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+
+    /// What the JWKS route serves.
+    #[derive(Debug, Clone)]
+    enum Published {
+        Ring(KeyRing),
+        Fixed(Arc<str>),
+    }
+
+    /// The JWKS route. See the [module docs](self).
+    #[derive(Debug, Clone)]
+    #[must_use]
+    pub struct JwksRoutes {
+        published: Published,
+        max_age: Duration,
+        path: String,
+    }
+
+    impl JwksRoutes {
+        /// Serves the ring's published keys (current, staged and retired), as they change.
+        pub fn from_ring(ring: KeyRing) -> Self {
+            Self {
+                published: Published::Ring(ring),
+                max_age: Duration::from_secs(300),
+                path: "/.well-known/jwks.json".into(),
+            }
+        }
+
+        /// Serves a fixed set (its public parts).
+        pub fn from_keys(keys: &KeySet) -> Self {
+            Self {
+                published: Published::Fixed(keys.to_jwks_string().into()),
+                max_age: Duration::from_secs(300),
+                path: "/.well-known/jwks.json".into(),
+            }
+        }
+
+        /// `Cache-Control: max-age`. Default 5 minutes. Stage a new key at least this long
+        /// before promoting it.
+        pub fn with_max_age(mut self, max_age: Duration) -> Self {
+            self.max_age = max_age;
+            self
+        }
+
+        /// The path. Default `/.well-known/jwks.json`.
+        pub fn with_path(mut self, path: impl Into<String>) -> Self {
+            self.path = path.into();
+            self
+        }
+
+        /// The router.
+        pub fn router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
+            let path = self.path.clone();
+            Router::new()
+                .route(&path, get(serve))
+                .with_state(Arc::new(self))
         }
     }
 
-    /// Serves a fixed set (its public parts).
-    pub fn from_keys(keys: &KeySet) -> Self {
-        Self {
-            published: Published::Fixed(keys.to_jwks_string().into()),
-            max_age: Duration::from_secs(300),
-            path: "/.well-known/jwks.json".into(),
+    async fn serve(State(routes): State<Arc<JwksRoutes>>) -> Response {
+        let body = match &routes.published {
+            Published::Ring(ring) => ring.jwks(),
+            Published::Fixed(body) => body.clone(),
+        };
+        let mut response = body.to_string().into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/jwk-set+json"),
+        );
+        if let Ok(value) =
+            HeaderValue::try_from(format!("public, max-age={}", routes.max_age.as_secs()))
+        {
+            headers.insert(CACHE_CONTROL, value);
         }
+        response
     }
-
-    /// `Cache-Control: max-age`. Default 5 minutes. Stage a new key at least this long
-    /// before promoting it.
-    pub fn with_max_age(mut self, max_age: Duration) -> Self {
-        self.max_age = max_age;
-        self
-    }
-
-    /// The path. Default `/.well-known/jwks.json`.
-    pub fn with_path(mut self, path: impl Into<String>) -> Self {
-        self.path = path.into();
-        self
-    }
-
-    /// The router.
-    pub fn router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
-        let path = self.path.clone();
-        Router::new()
-            .route(&path, get(serve))
-            .with_state(Arc::new(self))
-    }
-}
-
-async fn serve(State(routes): State<Arc<JwksRoutes>>) -> Response {
-    let body = match &routes.published {
-        Published::Ring(ring) => ring.jwks(),
-        Published::Fixed(body) => body.clone(),
-    };
-    let mut response = body.to_string().into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/jwk-set+json"),
-    );
-    if let Ok(value) =
-        HeaderValue::try_from(format!("public, max-age={}", routes.max_age.as_secs()))
-    {
-        headers.insert(CACHE_CONTROL, value);
-    }
-    response
 }
 
 /// Fetches JWKS documents with reqwest (rustls): 2 s to connect, 5 s in all, no redirects,

@@ -33,7 +33,7 @@
 //! ```
 //! use axum::Router;
 //! use authz_axum::token::TokenRoutes;
-//! use authz_axum::lifecycle::TokenService;
+//! use authz_axum::core::lifecycle::TokenService;
 //! use authz_axum::{Algorithm, AuthLayer, SigningKey};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -51,40 +51,17 @@ pub use authz_core::usage::{
     Granularity, Period, Quota, QuotaDecision, QuotaLimiter, QuotaStore, UsageDelta, UsageMeter,
     UsageRow,
 };
-use axum::body::Body;
 use axum::extract::MatchedPath;
 use axum::response::Response;
-use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
+use http::{Method, Request};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::auth::AuthState;
+use crate::auth::{AuthConfig, AuthRejection, AuthState, RateLimit, rate_headers};
+use crate::quota::QuotaBackend;
 
-/// What a shared quota store's failure (or a timeout) does to the request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailMode {
-    /// Let the request through, unlimited, while the store is down.
-    Open,
-    /// Refuse with 503 and `Retry-After: 1` while the store is down.
-    Closed,
-}
-
-#[derive(Clone)]
-struct Shared {
-    store: Arc<dyn QuotaStore>,
-    on_error: FailMode,
-    timeout: Duration,
-}
-
-impl std::fmt::Debug for Shared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared")
-            .field("on_error", &self.on_error)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
-}
+pub use crate::quota::FailMode;
 
 /// Which quota applies to whom. See the [module docs](self).
 #[derive(Debug, Default)]
@@ -94,7 +71,7 @@ pub struct Quotas {
     roles: Vec<(String, Quota)>,
     subjects: HashMap<String, Quota>,
     limiter: QuotaLimiter,
-    shared: Option<Shared>,
+    shared: Option<QuotaBackend>,
 }
 
 impl Quotas {
@@ -141,11 +118,7 @@ impl Quotas {
         on_error: FailMode,
         timeout: Duration,
     ) -> Self {
-        self.shared = Some(Shared {
-            store,
-            on_error,
-            timeout,
-        });
+        self.shared = Some(QuotaBackend::new(store, on_error, timeout));
         self
     }
 
@@ -301,49 +274,7 @@ fn method_name(method: &Method) -> &'static str {
     }
 }
 
-static RATELIMIT_LIMIT: http::HeaderName = http::HeaderName::from_static("ratelimit-limit");
-static RATELIMIT_REMAINING: http::HeaderName = http::HeaderName::from_static("ratelimit-remaining");
-static RATELIMIT_RESET: http::HeaderName = http::HeaderName::from_static("ratelimit-reset");
-
-fn rate_headers(headers: &mut HeaderMap, limit: u64, remaining: u64, reset: u64) {
-    headers.insert(RATELIMIT_LIMIT.clone(), HeaderValue::from(limit));
-    headers.insert(RATELIMIT_REMAINING.clone(), HeaderValue::from(remaining));
-    headers.insert(RATELIMIT_RESET.clone(), HeaderValue::from(reset));
-}
-
-pub(crate) fn too_many(limit: u64, retry_after: u64, reset: u64, cap: bool) -> Response {
-    let detail = if cap {
-        format!("Quota exhausted for this period; try again in {retry_after} seconds")
-    } else {
-        format!("Rate limit exceeded; try again in {retry_after} seconds")
-    };
-    let body = serde_json::json!({"detail": detail, "code": "rate_limited"}).to_string();
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-    rate_headers(headers, limit, 0, reset);
-    response
-}
-
-fn unavailable() -> Response {
-    let body = r#"{"detail":"Rate limiting is unavailable; try again","code":"quota_unavailable"}"#;
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    response
-}
-
-type Check = Pin<Box<dyn Future<Output = Option<QuotaDecision>> + Send>>;
+type Check = Pin<Box<dyn Future<Output = Result<Option<(u64, u64, u64)>, AuthRejection>> + Send>>;
 
 impl<S, B> Service<Request<B>> for UsageService<S>
 where
@@ -358,10 +289,9 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let principal = request
-            .extensions()
-            .get::<AuthState>()
-            .and_then(|state| state.principal.as_ref());
+        let state = request.extensions().get::<AuthState>();
+        let principal = state.and_then(|state| state.principal.as_ref());
+        let config = state.map(|state| state.config.clone());
         let caller = Caller::of(&request, principal);
         let route = request.extensions().get::<MatchedPath>().cloned();
         let method = request.method().clone();
@@ -371,6 +301,7 @@ where
             route,
             method,
             limits: None,
+            config,
         };
         if let Some(quotas) = &self.metering.quotas
             && let Some(quota) = quotas.quota_for(principal)
@@ -378,14 +309,9 @@ where
         {
             if let Some(shared) = &quotas.shared {
                 // The slow path: one round trip to the shared store, bounded by its timeout.
-                let (store, timeout, quota) = (shared.store.clone(), shared.timeout, *quota);
+                let (shared, quota) = (shared.clone(), *quota);
                 let key = done.caller.name().to_owned();
-                let check: Check = Box::pin(async move {
-                    match tokio::time::timeout(timeout, store.take(&key, &quota, now())).await {
-                        Ok(Ok(decision)) => Some(decision),
-                        _ => None,
-                    }
-                });
+                let check: Check = Box::pin(async move { shared.spend(&key, &quota, now()).await });
                 let ready = crate::take_ready(&mut self.inner);
                 return UsageFuture {
                     kind: Kind::Checking {
@@ -393,7 +319,6 @@ where
                         request: Some(request),
                         service: Some(ready),
                         done: Some(done),
-                        on_error: shared.on_error,
                     },
                 };
             }
@@ -408,7 +333,10 @@ where
                     retry_after,
                     reset,
                     cap,
-                } => return UsageFuture::limited(done, too_many(limit, retry_after, reset, cap)),
+                } => {
+                    let response = done.refuse(limited(limit, retry_after, reset, cap));
+                    return UsageFuture::limited(done, response);
+                }
             }
         }
         UsageFuture {
@@ -476,6 +404,29 @@ struct Done {
     route: Option<MatchedPath>,
     method: Method,
     limits: Option<(u64, u64, u64)>,
+    /// The AuthLayer's configuration, when the request went through one: refusals are
+    /// answered through its `OnRejection`.
+    config: Option<Arc<AuthConfig>>,
+}
+
+impl Done {
+    /// The refusal, through the AuthLayer's `OnRejection` when there is one.
+    fn refuse(&self, rejection: AuthRejection) -> Response {
+        refuse(self.config.as_deref(), rejection)
+    }
+}
+
+/// `rejection` answered by `config`'s `OnRejection`, or by its default response when the
+/// request did not pass an AuthLayer.
+pub(crate) fn refuse(config: Option<&AuthConfig>, rejection: AuthRejection) -> Response {
+    match config {
+        Some(config) => config.reject(rejection),
+        None => rejection.to_response(""),
+    }
+}
+
+fn limited(limit: u64, retry_after: u64, reset: u64, cap: bool) -> AuthRejection {
+    AuthRejection::RateLimited(RateLimit::new(limit, retry_after, reset, cap))
 }
 
 pin_project! {
@@ -500,7 +451,6 @@ pin_project! {
             request: Option<Request<B>>,
             service: Option<S>,
             done: Option<Done>,
-            on_error: FailMode,
         },
         Inner { #[pin] future: S::Future, done: Option<Done> },
         Limited { response: Option<Response> },
@@ -530,7 +480,7 @@ where
                 KindProj::Limited { response } => {
                     return Poll::Ready(Ok(response
                         .take()
-                        .unwrap_or_else(|| too_many(0, 1, 1, false))));
+                        .unwrap_or_else(|| limited(0, 1, 1, false).to_response(""))));
                 }
                 KindProj::Inner { future, done } => {
                     let mut result = ready!(future.poll(cx));
@@ -547,37 +497,26 @@ where
                     request,
                     service,
                     done,
-                    on_error,
                 } => {
                     let decision = ready!(check.as_mut().poll(cx));
                     let (Some(request), Some(mut service), Some(mut done)) =
                         (request.take(), service.take(), done.take())
                     else {
-                        return Poll::Ready(Ok(too_many(0, 1, 1, false)));
+                        return Poll::Ready(Ok(limited(0, 1, 1, false).to_response("")));
                     };
                     match decision {
-                        Some(QuotaDecision::Allowed {
-                            limit,
-                            remaining,
-                            reset,
-                        }) => {
-                            done.limits = Some((limit, remaining, reset));
+                        // Allowed, or let through by a failing store in `FailMode::Open`.
+                        Ok(limits) => {
+                            done.limits = limits;
                             Kind::Inner {
                                 future: service.call(request),
                                 done: Some(done),
                             }
                         }
-                        Some(QuotaDecision::Limited {
-                            limit,
-                            retry_after,
-                            reset,
-                            cap,
-                        }) => Self::limited(done, too_many(limit, retry_after, reset, cap)).kind,
-                        None if *on_error == FailMode::Open => Kind::Inner {
-                            future: service.call(request),
-                            done: Some(done),
-                        },
-                        None => Self::limited(done, unavailable()).kind,
+                        Err(rejection) => {
+                            let response = done.refuse(rejection);
+                            Self::limited(done, response).kind
+                        }
                     }
                 }
             };

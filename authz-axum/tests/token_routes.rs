@@ -6,8 +6,8 @@
 
 use std::net::SocketAddr;
 
-use authz_axum::lifecycle::TokenService;
-use authz_axum::lifecycle::password::Passwords;
+use authz_axum::core::lifecycle::TokenService;
+use authz_axum::core::lifecycle::password::Passwords;
 use authz_axum::token::TokenRoutes;
 use authz_axum::{Algorithm, Auth, AuthLayer, SigningKey};
 use axum::Router;
@@ -484,7 +484,7 @@ async fn a_stale_access_token_never_breaks_login_or_refresh() {
 /// the client, with the scopes asked (or all it may have).
 #[tokio::test]
 async fn client_credentials_grant_answers_rfc_6749_errors() {
-    use authz_axum::assertion::{ClientAssertions, MemoryReplays};
+    use authz_axum::core::assertion::{ClientAssertions, MemoryReplays};
     use authz_axum::{Issuer, KeySet};
     let service = TokenService::builder(SigningKey::generate(Algorithm::ES256).unwrap())
         .with_issuer("https://auth.test")

@@ -39,7 +39,7 @@ use serde_json::{Map, Value};
 use crate::backend;
 use crate::clock::{Clock, SystemClock, unix_seconds};
 use crate::error::IssueError;
-use crate::key::{KeyRing, SigningKey};
+use crate::key::{KeyRing, SigningKey, SigningSource};
 
 /// The default token lifetime: 5 minutes, as for OAuth access tokens.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
@@ -48,8 +48,7 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct Issuer {
-    key: SigningKey,
-    ring: Option<KeyRing>,
+    key: SigningSource,
     issuer: Option<String>,
     audience: Vec<String>,
     typ: Option<String>,
@@ -58,11 +57,12 @@ pub struct Issuer {
 }
 
 impl Issuer {
-    /// An issuer that signs with `key` (its `kid`, if any, goes in every header).
-    pub fn new(key: SigningKey) -> Self {
+    /// An issuer that signs with `key`: a [`SigningKey`] (its `kid`, if any, goes in every
+    /// header) or a [`KeyRing`], whose current key signs each token (rotation with overlap,
+    /// without a restart). See [`SigningSource`].
+    pub fn new(key: impl Into<SigningSource>) -> Self {
         Self {
-            key,
-            ring: None,
+            key: key.into(),
             issuer: None,
             audience: Vec::new(),
             typ: None,
@@ -112,20 +112,19 @@ impl Issuer {
         self
     }
 
-    /// An issuer that signs with whatever key `ring` says is current at each token (see
-    /// [`KeyRing`] for rotation with overlap).
+    /// An issuer that signs with whatever key `ring` says is current at each token.
+    #[deprecated(
+        since = "0.2.0",
+        note = "use `Issuer::new(ring)`: it takes any `SigningSource`"
+    )]
+    #[doc(hidden)]
     pub fn from_ring(ring: KeyRing) -> Self {
-        let mut issuer = Self::new(ring.signing_key());
-        issuer.ring = Some(ring);
-        issuer
+        Self::new(ring)
     }
 
     /// The signing key (for a ring: the current one).
     pub fn key(&self) -> SigningKey {
-        match &self.ring {
-            Some(ring) => ring.signing_key(),
-            None => self.key.clone(),
-        }
+        self.key.current().into_owned()
     }
 
     /// Signs a token for `subject` with no other claims than the registered ones.
@@ -173,8 +172,7 @@ impl Issuer {
     }
 
     fn sign(&self, claims: &Map<String, Value>) -> Result<String, IssueError> {
-        let ring_key = self.ring.as_ref().map(KeyRing::signing_key);
-        let key = ring_key.as_ref().unwrap_or(&self.key);
+        let key = self.key.current();
         let mut header = Map::with_capacity(3);
         header.insert("alg".into(), key.algorithm().as_str().into());
         header.insert("typ".into(), self.typ.as_deref().unwrap_or("JWT").into());

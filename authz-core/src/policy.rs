@@ -180,6 +180,15 @@ impl Requirement {
     }
 
     /// A custom async check, named for messages and logs.
+    ///
+    /// Deprecated: custom async checks have one form, the handler's policy function —
+    /// `#[require_auth(policy = path)]` in authz-axum, an `async fn(&Principal, &mut Parts) ->
+    /// bool` that also sees the request — or, without a framework, your own async code after
+    /// [`evaluate`](Self::evaluate). A requirement is then declarative and decided at once.
+    #[deprecated(
+        since = "0.2.0",
+        note = "write the async check as a policy function: `#[require_auth(policy = path)]`, or await it after `evaluate`"
+    )]
     pub fn check_async(name: &'static str, check: impl AsyncCheck) -> Self {
         Self::new(Rule::AsyncCheck(name, Arc::new(check)))
     }

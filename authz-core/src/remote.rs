@@ -37,7 +37,7 @@
 //! let jwks = KeySet::single(key.verifying_key()).to_jwks_string();
 //! let remote = RemoteKeySet::new("https://issuer.example.com/.well-known/jwks.json", Arc::new(Fixed(jwks)));
 //! remote.refresh().await?;
-//! let verifier = Verifier::builder_remote(remote.clone()).build()?;
+//! let verifier = Verifier::builder(remote.clone()).build()?;
 //! assert!(verifier.verify(&Issuer::new(key).issue_for("alice")?).is_ok());
 //! # Ok(()) }
 //! ```
@@ -230,8 +230,9 @@ impl RemoteKeySet {
         &self.inner.url
     }
 
-    /// The keys this source keeps fresh (give them to [`Verifier::builder_shared`](crate::Verifier::builder_shared),
-    /// or use [`Verifier::builder_remote`](crate::Verifier::builder_remote)).
+    /// The keys this source keeps fresh. Give the source itself to
+    /// [`Verifier::builder`](crate::Verifier::builder), so that an unknown `kid` can ask it
+    /// for a refresh.
     pub fn keys(&self) -> &SharedKeySet {
         &self.inner.keys
     }

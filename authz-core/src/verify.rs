@@ -56,6 +56,7 @@ use crate::cache::TokenCache;
 use crate::clock::{Clock, SystemClock, unix_seconds};
 use crate::error::{ConfigError, ErrorKind, Result, Segment};
 use crate::key::set::valid_kid;
+use crate::key::source::{KeySource, Source};
 use crate::key::{KeySet, SharedKeySet};
 use crate::principal::{ClaimMapping, Principal, PrincipalParts, Text};
 #[cfg(feature = "remote")]
@@ -125,25 +126,46 @@ impl fmt::Debug for TokenCache {
 pub struct VerifierBuilder(Config);
 
 impl Verifier {
-    /// Starts a verifier that trusts `keys`.
-    pub fn builder(keys: KeySet) -> VerifierBuilder {
-        Self::builder_with(Keys::Static(keys))
+    /// Starts a verifier that trusts `keys`: a [`KeySet`], one [`VerifyingKey`], a
+    /// [`SharedKeySet`] (whatever it holds at each verification: rotation without a restart;
+    /// empty → [`ErrorKind::KeysUnavailable`]), a [`KeyRing`](crate::key::KeyRing)'s
+    /// published keys, or a `RemoteKeySet` (feature `remote`: the AuthLayer asks it for one
+    /// refresh, single-flight and at most once per cooldown, when a token names an unknown
+    /// `kid`). See [`KeySource`].
+    ///
+    /// [`VerifyingKey`]: crate::VerifyingKey
+    pub fn builder(keys: impl Into<KeySource>) -> VerifierBuilder {
+        match keys.into().0 {
+            Source::Static(keys) => Self::builder_with(Keys::Static(keys)),
+            Source::Shared(keys) => Self::builder_with(Keys::Shared(keys)),
+            #[cfg(feature = "remote")]
+            Source::Remote(remote) => {
+                let mut builder = Self::builder_with(Keys::Shared(remote.keys().clone()));
+                builder.0.remote = Some(remote);
+                builder
+            }
+        }
     }
 
-    /// Starts a verifier that trusts whatever `keys` holds at each verification (rotation
-    /// without a restart). Empty → [`ErrorKind::KeysUnavailable`].
+    /// Starts a verifier that trusts whatever `keys` holds at each verification.
+    #[deprecated(
+        since = "0.2.0",
+        note = "use `Verifier::builder(keys)`: it takes any `KeySource`"
+    )]
+    #[doc(hidden)]
     pub fn builder_shared(keys: SharedKeySet) -> VerifierBuilder {
-        Self::builder_with(Keys::Shared(keys))
+        Self::builder(keys)
     }
 
     /// Starts a verifier that trusts a JWKS fetched from a URL and kept fresh by `remote`.
-    /// The AuthLayer asks `remote` for one refresh (single-flight, at most once per cooldown)
-    /// when a token names an unknown `kid`.
     #[cfg(feature = "remote")]
+    #[deprecated(
+        since = "0.2.0",
+        note = "use `Verifier::builder(remote)`: it takes any `KeySource`"
+    )]
+    #[doc(hidden)]
     pub fn builder_remote(remote: RemoteKeySet) -> VerifierBuilder {
-        let mut builder = Self::builder_with(Keys::Shared(remote.keys().clone()));
-        builder.0.remote = Some(remote);
-        builder
+        Self::builder(remote)
     }
 
     fn builder_with(keys: Keys) -> VerifierBuilder {
@@ -175,7 +197,7 @@ impl Verifier {
         }
     }
 
-    /// The remote key source, for verifiers made with [`Verifier::builder_remote`].
+    /// The remote key source, for verifiers built from a `RemoteKeySet`.
     #[cfg(feature = "remote")]
     pub fn remote(&self) -> Option<&RemoteKeySet> {
         self.0.remote.as_ref()
@@ -729,7 +751,7 @@ mod tests {
             .unwrap()
             .with_kid("old");
         let shared = SharedKeySet::new(KeySet::single(key.verifying_key()));
-        let v = Verifier::builder_shared(shared.clone()).build().unwrap();
+        let v = Verifier::builder(shared.clone()).build().unwrap();
         let token = Issuer::new(key).issue_for("alice").unwrap();
         assert!(v.verify(&token).is_ok());
         assert!(v.verify(&token).is_ok());

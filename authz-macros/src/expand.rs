@@ -84,12 +84,12 @@ pub(crate) fn expand(args: RequireAuthArgs, mut item: ItemFn) -> syn::Result<Tok
             other => requirements.push(requirement(&other)?),
         }
     }
+    let handler = &item.sig.ident;
     let quota = quota.map(|(lit, count, seconds)| {
         quote_spanned! {lit.span()=>
-            fn quota() -> ::core::option::Option<(&'static #p::QuotaLimiter, #p::Quota)> {
-                static LIMITER: #p::LazyLock<#p::QuotaLimiter> = #p::LazyLock::new(#p::QuotaLimiter::new);
+            fn quota() -> ::core::option::Option<(&'static str, #p::Quota)> {
                 ::core::option::Option::Some((
-                    &*LIMITER,
+                    ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#handler)),
                     #p::Quota::rate(#count, #count as f64 / #seconds as f64),
                 ))
             }

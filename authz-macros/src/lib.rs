@@ -73,8 +73,10 @@ use proc_macro::TokenStream;
 /// # `quota = "N/sec|min|hour|day"`
 ///
 /// A token bucket per caller (`sub`) for this handler, spent after the requirement and the
-/// policy passed: over it, 429 with `Retry-After` and `RateLimit-*`. Per process; see
-/// `authz_axum::usage` for quotas shared through Redis.
+/// policy passed: over it, 429 with `Retry-After` and `RateLimit-*`, through the layer's
+/// `on_rejection`. Spent in the AuthLayer's quota store: this process's memory by default,
+/// or a shared store (Redis) given with `AuthLayer::with_quota_store` (see
+/// `authz_axum::quota`).
 ///
 /// ```
 /// # use authz_axum::require_auth;

@@ -135,7 +135,10 @@ pub fn keys_and_tokens(alg: Algorithm) -> Result<(KeySet, Tokens), String> {
 }
 
 /// The verifier settings of every guarded target, on `builder`.
-pub fn configure(builder: authz_axum::VerifierBuilder, cache: bool) -> Result<Verifier, String> {
+pub fn configure(
+    builder: authz_axum::core::VerifierBuilder,
+    cache: bool,
+) -> Result<Verifier, String> {
     let mut builder = builder
         .with_issuer("https://auth.example.com")
         .with_audience("orders")

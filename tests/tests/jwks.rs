@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use authz_axum::core::key::KeyRing;
+use authz_axum::core::remote::{RefreshError, RemoteKeySet, RemoteOptions};
 use authz_axum::jwks::{HttpFetcher, JwksRoutes};
-use authz_axum::key::KeyRing;
-use authz_axum::remote::{RefreshError, RemoteKeySet, RemoteOptions};
 use authz_axum::{Algorithm, Auth, AuthLayer, Issuer, SigningKey, Verifier};
 use axum::Router;
 use axum::extract::State;
@@ -105,7 +105,7 @@ async fn setup(cooldown: Duration) -> Setup {
             ..RemoteOptions::default()
         },
     );
-    let verifier = Verifier::builder_remote(remote.clone()).build().unwrap();
+    let verifier = Verifier::builder(remote.clone()).build().unwrap();
     let resource = serve(
         Router::new()
             .route("/me", get(me))
@@ -354,7 +354,7 @@ async fn oidc_discovery_finds_the_jwks_and_checks_the_issuer() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let remote = authz_axum::jwks::discover(&base).await.unwrap();
-    let verifier = Verifier::builder_remote(remote).build().unwrap();
+    let verifier = Verifier::builder(remote).build().unwrap();
     let token = token(&ring.signing_key());
     let mut verified = false;
     for _ in 0..50 {

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use authz_axum::lifecycle::store::{RedisStore, StoreError, StoreResult};
+use authz_axum::core::lifecycle::store::{RedisStore, StoreError, StoreResult};
 use authz_axum::usage::{
     FailMode, Quota, QuotaDecision, QuotaStore, Quotas, UsageLayer, UsageMeter,
 };

@@ -12,6 +12,7 @@ use super::revocation::Revocation;
 use super::service::AuthService;
 use super::source::{ExtractFn, Source};
 use crate::cookie::Csrf;
+use crate::quota::QuotaBackend;
 
 /// A tower layer that verifies the request's token once and puts the [`Principal`] in the
 /// request extensions, for the [`Auth`](crate::Auth) / [`Claims`](crate::Claims) extractors
@@ -22,7 +23,7 @@ use crate::cookie::Csrf;
 /// CORS preflight requests get no special pass: put the CORS layer *outside* this one
 /// (`.layer(auth).layer(cors)`), so that it answers preflights before they reach a handler.
 ///
-/// See the [module docs](crate::auth) for an example.
+/// See the [crate docs](crate) for an example.
 #[derive(Clone)]
 #[must_use]
 pub struct AuthLayer {
@@ -40,6 +41,8 @@ pub(crate) struct AuthConfig {
     pub(crate) csrf: Csrf,
     /// The default responses, made once each (they depend on the realm).
     pub(crate) responses: Responses,
+    /// Where the handler quotas of `#[require_auth(quota = …)]` are spent.
+    pub(crate) quotas: QuotaBackend,
 }
 
 impl fmt::Debug for AuthLayer {
@@ -51,6 +54,15 @@ impl fmt::Debug for AuthLayer {
             .field("required", &c.required)
             .field("realm", &c.realm)
             .field("revocation", &c.revocation.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("realm", &self.realm)
+            .field("required", &self.required)
             .finish_non_exhaustive()
     }
 }
@@ -88,6 +100,7 @@ impl AuthLayer {
                 on_rejection: Arc::new(DefaultOnRejection),
                 csrf: Csrf::refusing(),
                 responses: Responses::default(),
+                quotas: QuotaBackend::default(),
             }),
         }
     }
@@ -108,6 +121,7 @@ impl AuthLayer {
                 on_rejection: c.on_rejection.clone(),
                 csrf: c.csrf.clone(),
                 responses: Responses::default(),
+                quotas: c.quotas.clone(),
             };
             f(&mut config);
             Self {
@@ -192,6 +206,23 @@ impl AuthLayer {
     pub fn on_rejection(self, on_rejection: impl OnRejection) -> Self {
         let on_rejection: Arc<dyn OnRejection> = Arc::new(on_rejection);
         self.edit(|c| c.on_rejection = on_rejection)
+    }
+
+    /// Where the handler quotas of `#[require_auth(quota = …)]` under this layer are spent:
+    /// a shared [`QuotaStore`](crate::quota::QuotaStore) (a `RedisStore`: several instances
+    /// enforce one quota), each check waiting at most `timeout`; a failure or a timeout does
+    /// what `on_error` says (503 `quota_unavailable`, or let through) — never a 500, never a
+    /// hang. See [`crate::quota`].
+    ///
+    /// Defaults to this process's memory.
+    pub fn with_quota_store(
+        self,
+        store: Arc<dyn crate::quota::QuotaStore>,
+        on_error: crate::quota::FailMode,
+        timeout: std::time::Duration,
+    ) -> Self {
+        let quotas = QuotaBackend::new(store, on_error, timeout);
+        self.edit(|c| c.quotas = quotas)
     }
 
     /// The verifier.

@@ -39,6 +39,38 @@ pub enum AuthRejection {
     /// A check the request needs could not be made (the revocation store is down or slow):
     /// 503 `temporarily_unavailable` with `Retry-After` — neither a refusal nor a pass.
     Unavailable,
+    /// A quota is spent (a `#[require_auth(quota = …)]` or the usage layer's): 429
+    /// `rate_limited` with `Retry-After` and `RateLimit-Limit`/`-Remaining`/`-Reset`
+    /// (draft-ietf-httpapi-ratelimit-headers).
+    RateLimited(RateLimit),
+    /// A shared quota store could not be asked in time and the quota fails closed: 503
+    /// `quota_unavailable` with `Retry-After: 1`.
+    QuotaUnavailable,
+}
+
+/// The numbers of a [`AuthRejection::RateLimited`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct RateLimit {
+    /// Requests the quota allows (its burst, or its cap when the cap is spent).
+    pub limit: u64,
+    /// Seconds until a request may succeed again.
+    pub retry_after: u64,
+    /// Seconds until the quota is whole again.
+    pub reset: u64,
+    /// Whether the period's cap (not the rate) is spent.
+    pub cap: bool,
+}
+
+impl RateLimit {
+    pub(crate) fn new(limit: u64, retry_after: u64, reset: u64, cap: bool) -> Self {
+        Self {
+            limit,
+            retry_after,
+            reset,
+            cap,
+        }
+    }
 }
 
 impl AuthRejection {
@@ -50,7 +82,8 @@ impl AuthRejection {
             Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden(_) | Self::CsrfFailed(_) => StatusCode::FORBIDDEN,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::QuotaUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::MissingLayer => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -66,6 +99,8 @@ impl AuthRejection {
             Self::MissingLayer => "auth_layer_missing",
             Self::CsrfFailed(_) => "csrf_failed",
             Self::Unavailable => "temporarily_unavailable",
+            Self::RateLimited(_) => "rate_limited",
+            Self::QuotaUnavailable => "quota_unavailable",
         }
     }
 
@@ -80,6 +115,17 @@ impl AuthRejection {
             Self::MissingLayer => "Internal Server Error".into(),
             Self::CsrfFailed(why) => format!("CSRF check failed: {why}").into(),
             Self::Unavailable => "The service is temporarily unavailable; try again".into(),
+            Self::RateLimited(limit) if limit.cap => format!(
+                "Quota exhausted for this period; try again in {} seconds",
+                limit.retry_after
+            )
+            .into(),
+            Self::RateLimited(limit) => format!(
+                "Rate limit exceeded; try again in {} seconds",
+                limit.retry_after
+            )
+            .into(),
+            Self::QuotaUnavailable => "Rate limiting is unavailable; try again".into(),
         }
     }
 
@@ -91,7 +137,11 @@ impl AuthRejection {
     fn challenge_with(&self, realm: &str, detail: &str) -> Option<String> {
         let error = match self {
             // Not a bearer-token problem: no RFC 6750 challenge.
-            Self::MissingLayer | Self::CsrfFailed(_) | Self::Unavailable => return None,
+            Self::MissingLayer
+            | Self::CsrfFailed(_)
+            | Self::Unavailable
+            | Self::RateLimited(_)
+            | Self::QuotaUnavailable => return None,
             Self::MissingToken => None,
             Self::InvalidToken(_) | Self::ClaimsMismatch => Some("invalid_token"),
             Self::InvalidRequest(_) => Some("invalid_request"),
@@ -126,7 +176,10 @@ impl AuthRejection {
     /// Whether the default response may be kept for the next time: everything but what
     /// names a part of the token (claim names are the client's to choose).
     fn is_reusable(&self) -> bool {
-        !matches!(self, Self::InvalidToken(ErrorKind::InvalidClaim(_)))
+        !matches!(
+            self,
+            Self::InvalidToken(ErrorKind::InvalidClaim(_)) | Self::RateLimited(_)
+        )
     }
 }
 
@@ -169,12 +222,16 @@ impl Rendered {
         if let Some(value) = &self.challenge {
             headers.insert(header::WWW_AUTHENTICATE, value.clone());
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            // Keys that never loaded take a fetch to come; a store outage is retried sooner.
-            let seconds = if rejection == AuthRejection::Unavailable {
-                "2"
-            } else {
-                "5"
+        if let AuthRejection::RateLimited(limit) = &rejection {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(limit.retry_after));
+            rate_headers(headers, limit.limit, 0, limit.reset);
+        } else if status == StatusCode::SERVICE_UNAVAILABLE {
+            // Keys that never loaded take a fetch to come; a store outage is retried sooner,
+            // a quota store's sooner still (its answer is a single round trip).
+            let seconds = match rejection {
+                AuthRejection::QuotaUnavailable => "1",
+                AuthRejection::Unavailable => "2",
+                _ => "5",
             };
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
         }
@@ -252,6 +309,17 @@ impl fmt::Display for AuthRejection {
 }
 
 impl std::error::Error for AuthRejection {}
+
+static RATELIMIT_LIMIT: http::HeaderName = http::HeaderName::from_static("ratelimit-limit");
+static RATELIMIT_REMAINING: http::HeaderName = http::HeaderName::from_static("ratelimit-remaining");
+static RATELIMIT_RESET: http::HeaderName = http::HeaderName::from_static("ratelimit-reset");
+
+/// Sets `RateLimit-Limit`, `-Remaining` and `-Reset` (draft-ietf-httpapi-ratelimit-headers).
+pub(crate) fn rate_headers(headers: &mut http::HeaderMap, limit: u64, remaining: u64, reset: u64) {
+    headers.insert(RATELIMIT_LIMIT.clone(), HeaderValue::from(limit));
+    headers.insert(RATELIMIT_REMAINING.clone(), HeaderValue::from(remaining));
+    headers.insert(RATELIMIT_RESET.clone(), HeaderValue::from(reset));
+}
 
 /// Appends text as a quoted-string of `WWW-Authenticate` as RFC 6750 §3 restricts it
 /// (%x20-21 / %x23-5B / %x5D-7E): `"` becomes `'`, `\` and anything else outside becomes `?`.

@@ -80,6 +80,7 @@ where
 /// The token lifecycle's revocations (by `jti`, session and logout-all), checked on every
 /// request: answered by the instance's mirror, or by the session store; a store that cannot
 /// answer gives [`RevocationStatus::Unavailable`] (503), logged.
+#[cfg(feature = "token-routes")]
 impl Revocation for authz_core::lifecycle::TokenService {
     fn check(&self, principal: &Principal) -> BoxFuture<'static, RevocationStatus> {
         let service = self.clone();

@@ -69,7 +69,7 @@ pub(crate) fn check_csrf<B>(
 }
 
 /// The middleware made by [`AuthLayer`](super::AuthLayer). See the
-/// [module docs](crate::auth) for an example.
+/// [crate docs](crate) for an example.
 #[derive(Clone)]
 #[must_use]
 pub struct AuthService<S> {

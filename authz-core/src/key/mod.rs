@@ -33,6 +33,7 @@ mod ring;
 mod roca;
 pub(crate) mod set;
 mod shared;
+pub(crate) mod source;
 
 use std::cell::RefCell;
 use std::fmt;
@@ -48,6 +49,7 @@ pub use self::jwk::Jwk;
 pub use self::ring::KeyRing;
 pub use self::set::KeySet;
 pub use self::shared::SharedKeySet;
+pub use self::source::{KeySource, SigningSource};
 
 use self::der::{Curve, KeyAlg};
 use crate::algorithm::{Algorithm, KeyFamily};

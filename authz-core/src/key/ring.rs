@@ -165,7 +165,7 @@ impl KeyRing {
     }
 
     /// The published keys as a [`SharedKeySet`] that follows the ring (for this issuer's own
-    /// verifier: [`Verifier::builder_shared`](crate::Verifier::builder_shared)).
+    /// verifier: [`Verifier::builder`](crate::Verifier::builder)).
     pub fn shared_keys(&self) -> SharedKeySet {
         self.read().shared.clone()
     }

@@ -22,7 +22,7 @@ use super::KeySet;
 /// let old = SigningKey::generate(Algorithm::ES256)?.with_kid("2026-10");
 /// let new = SigningKey::generate(Algorithm::ES256)?.with_kid("2026-11");
 /// let keys = SharedKeySet::empty();
-/// let verifier = Verifier::builder_shared(keys.clone()).build()?;
+/// let verifier = Verifier::builder(keys.clone()).build()?;
 ///
 /// let token = Issuer::new(new.clone()).issue_for("alice")?;
 /// assert_eq!(verifier.verify(&token).unwrap_err().kind(), &ErrorKind::KeysUnavailable);

@@ -19,7 +19,8 @@ use super::store::{
 use super::throttle::{ThrottleKeys, Throttling};
 use crate::clock::{Clock, SystemClock, unix_secs};
 use crate::error::ConfigError;
-use crate::{ClaimPath, Issuer, KeySet, Principal, SigningKey, Verifier, backend};
+use crate::key::SigningSource;
+use crate::{ClaimPath, Issuer, Principal, Verifier, backend};
 
 /// The `typ` header of access tokens (RFC 9068).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -165,8 +166,7 @@ impl fmt::Debug for TokenService {
 /// Builds a [`TokenService`]; from [`TokenService::builder`].
 #[must_use]
 pub struct TokenServiceBuilder {
-    key: SigningKey,
-    ring: Option<crate::key::KeyRing>,
+    key: SigningSource,
     issuer: Option<String>,
     audience: Option<String>,
     passwords: Option<Passwords>,
@@ -376,16 +376,10 @@ impl TokenServiceBuilder {
             ));
         }
         let clock = self.clock.clone();
-        let (issuer, verifier) = match &self.ring {
-            Some(ring) => (
-                Issuer::from_ring(ring.clone()),
-                Verifier::builder_shared(ring.shared_keys()),
-            ),
-            None => (
-                Issuer::new(self.key.clone()),
-                Verifier::builder(KeySet::single(self.key.verifying_key())),
-            ),
-        };
+        let (issuer, verifier) = (
+            Issuer::new(self.key.clone()),
+            Verifier::builder(self.key.verifying()),
+        );
         let mut issuer = issuer
             .with_typ(ACCESS_TOKEN_TYP)
             .with_ttl(self.access_ttl)
@@ -453,12 +447,13 @@ impl TokenServiceBuilder {
 }
 
 impl TokenService {
-    /// A builder for a service that signs access tokens with `key`. Every store defaults to
-    /// one [`MemoryStore`].
-    pub fn builder(key: SigningKey) -> TokenServiceBuilder {
+    /// A builder for a service that signs access tokens with `key` and verifies them with its
+    /// public half: a [`SigningKey`](crate::SigningKey), or a [`KeyRing`](crate::key::KeyRing), which signs with
+    /// its current key and verifies with every key it publishes (rotate keys without a
+    /// restart). Every store defaults to one [`MemoryStore`].
+    pub fn builder(key: impl Into<SigningSource>) -> TokenServiceBuilder {
         TokenServiceBuilder {
-            key,
-            ring: None,
+            key: key.into(),
             issuer: None,
             audience: None,
             passwords: None,
@@ -480,13 +475,14 @@ impl TokenService {
         }
     }
 
-    /// A builder for a service that signs with the current key of `ring`, and verifies with
-    /// every key the ring publishes: rotate keys without a restart (see
-    /// [`KeyRing`](crate::key::KeyRing)).
+    /// A builder for a service that signs with the current key of `ring`.
+    #[deprecated(
+        since = "0.2.0",
+        note = "use `TokenService::builder(ring)`: it takes any `SigningSource`"
+    )]
+    #[doc(hidden)]
     pub fn builder_with_ring(ring: crate::key::KeyRing) -> TokenServiceBuilder {
-        let mut builder = Self::builder(ring.signing_key());
-        builder.ring = Some(ring);
-        builder
+        Self::builder(ring)
     }
 
     /// The verifier for this service's access tokens (`typ`, `iss`, `aud`, `iat`, `jti`

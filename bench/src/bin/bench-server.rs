@@ -31,12 +31,12 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use authz_axum::jwks::HttpFetcher;
-use authz_axum::lifecycle::TokenService;
-use authz_axum::lifecycle::store::{
+use authz_axum::core::lifecycle::TokenService;
+use authz_axum::core::lifecycle::store::{
     Families, MemoryStore, RedisStore, Revocation, Revoke, Revoked, SessionStore, SqlStore,
 };
-use authz_axum::remote::{RemoteKeySet, RemoteOptions};
+use authz_axum::core::remote::{RemoteKeySet, RemoteOptions};
+use authz_axum::jwks::HttpFetcher;
 use authz_axum::usage::{FailMode, Quota, Quotas, UsageLayer, UsageMeter};
 use authz_axum::{Algorithm, AuthLayer, KeySet, Verifier};
 use authz_bench::{
@@ -151,7 +151,7 @@ fn setup(
     write_tokens(&tokens, dir)?;
     let builder = match remote {
         None => Verifier::builder(keys),
-        Some(runtime) => Verifier::builder_remote(runtime.block_on(remote_keys(keys))?),
+        Some(runtime) => Verifier::builder(runtime.block_on(remote_keys(keys))?),
     };
     configure(builder, cache)
 }

@@ -13,9 +13,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use authz_axum::lifecycle::password::Passwords;
-use authz_axum::lifecycle::store::{MemoryStore, RedisStore, SqlStore, User};
-use authz_axum::lifecycle::{TokenPair, TokenService};
+use authz_axum::core::lifecycle::password::Passwords;
+use authz_axum::core::lifecycle::store::{MemoryStore, RedisStore, SqlStore, User};
+use authz_axum::core::lifecycle::{TokenPair, TokenService};
 use authz_axum::{Algorithm, SigningKey};
 
 fn arg(args: &[String], name: &str) -> Option<String> {

@@ -81,7 +81,7 @@ impl Config {
                 secs.parse()
                     .map_err(|_| "AUTHZ_LEEWAY_SECS: not a number of seconds")?,
             ),
-            None => authz_axum::verify::DEFAULT_LEEWAY,
+            None => authz_axum::core::verify::DEFAULT_LEEWAY,
         };
         Ok(Self {
             addr: var("AUTHZ_ADDR").unwrap_or_else(|| "127.0.0.1:8000".to_owned()),

@@ -8,10 +8,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use authz_axum::core::key::KeyRing;
+use authz_axum::core::lifecycle::TokenService;
+use authz_axum::core::remote::{RemoteKeySet, RemoteOptions};
 use authz_axum::jwks::{HttpFetcher, JwksRoutes};
-use authz_axum::key::KeyRing;
-use authz_axum::lifecycle::TokenService;
-use authz_axum::remote::{RemoteKeySet, RemoteOptions};
 use authz_axum::token::TokenRoutes;
 use authz_axum::{Algorithm, Auth, AuthLayer, SigningKey, Verifier, require_auth};
 use axum::extract::State;
@@ -148,7 +148,7 @@ async fn rotate(State(issuer): State<Issuer>) -> Result<Json<Value>, (StatusCode
 /// If a key cannot be made.
 pub async fn issuer(config: &Config) -> Result<(Router, Issuer), String> {
     let ring = KeyRing::new(new_key()?).map_err(|e| e.to_string())?;
-    let tokens = TokenService::builder_with_ring(ring.clone())
+    let tokens = TokenService::builder(ring.clone())
         .with_issuer(format!("http://{}", config.issuer_addr))
         .with_audience("orders")
         .build()
@@ -208,7 +208,7 @@ pub fn resource(config: &Config) -> Result<Router, String> {
         },
     );
     remote.spawn_refresh();
-    let verifier = Verifier::builder_remote(remote)
+    let verifier = Verifier::builder(remote)
         .with_issuer(format!("http://{}", config.issuer_addr))
         .with_audience("orders")
         .with_typ("at+jwt")

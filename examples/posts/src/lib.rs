@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authz_axum::client::{ClientAddressLayer, TrustedProxies};
-use authz_axum::lifecycle::TokenService;
-use authz_axum::lifecycle::store::{RedisStore, SqlStore};
+use authz_axum::core::lifecycle::TokenService;
+use authz_axum::core::lifecycle::store::{RedisStore, SqlStore};
 use authz_axum::token::TokenRoutes;
 use authz_axum::usage::{Quota, Quotas, UsageLayer, UsageMeter};
 use authz_axum::{Algorithm, AuthLayer, SigningKey};

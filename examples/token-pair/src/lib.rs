@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-use authz_axum::lifecycle::{LifecycleError, TokenService};
+use authz_axum::core::lifecycle::{LifecycleError, TokenService};
 use authz_axum::token::{device_cookie, parse_body, password_login};
 use authz_axum::{Auth, AuthLayer, SigningKey, require_auth};
 use axum::body::Bytes;
@@ -247,7 +247,7 @@ async fn blacklist(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, DrfError> {
     let [refresh] = require([("refresh", fields(&parts, body)?.refresh)])?;
-    if !authz_axum::lifecycle::looks_like_refresh_token(&refresh) {
+    if !authz_axum::core::lifecycle::looks_like_refresh_token(&refresh) {
         return Err(not_valid());
     }
     tokens.revoke(&refresh).await.map_err(lifecycle)?;

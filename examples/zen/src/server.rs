@@ -19,10 +19,10 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use authz_axum::assertion::{AssertionError, ClientAssertions, MemoryReplays};
+use authz_axum::core::assertion::{AssertionError, ClientAssertions, MemoryReplays};
+use authz_axum::core::lifecycle::TokenService;
+use authz_axum::core::remote::{RemoteKeySet, RemoteOptions};
 use authz_axum::jwks::HttpFetcher;
-use authz_axum::lifecycle::TokenService;
-use authz_axum::remote::{RemoteKeySet, RemoteOptions};
 use authz_axum::token::TokenRoutes;
 use authz_axum::{Algorithm, Issuer, KeySet, SigningKey, Verifier};
 use axum::Router;

@@ -66,8 +66,8 @@ impl ApiError {
     }
 }
 
-impl From<authz_axum::lifecycle::LifecycleError> for ApiError {
-    fn from(error: authz_axum::lifecycle::LifecycleError) -> Self {
+impl From<authz_axum::core::lifecycle::LifecycleError> for ApiError {
+    fn from(error: authz_axum::core::lifecycle::LifecycleError) -> Self {
         if error.is_unavailable() {
             Self::unavailable(
                 error

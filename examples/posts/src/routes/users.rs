@@ -2,8 +2,8 @@
 //! need no token, and `GET /users/{id}`, which does (an account's email is shown only to its
 //! owner and to admins).
 
-use authz_axum::lifecycle::LifecycleError;
-use authz_axum::lifecycle::store::User;
+use authz_axum::core::lifecycle::LifecycleError;
+use authz_axum::core::lifecycle::store::User;
 use authz_axum::{Auth, require_auth};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
