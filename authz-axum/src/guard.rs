@@ -88,9 +88,9 @@ impl<S: Send + Sync, T: GuardSpec> FromRequestParts<S> for Guard<T> {
             return Ok(Guard(PhantomData));
         };
         let key = crate::quota::handler_key(handler, principal.subject());
-        let now = crate::quota::now(&config);
+        let now = crate::quota::now(config.verifier.clock().as_ref());
         if let Err(rejection) = config.quotas.spend(&key, &quota, now).await {
-            return Err(reject(parts, &config, rejection));
+            return Err(reject(parts, &config, rejection.into()));
         }
         Ok(Guard(PhantomData))
     }

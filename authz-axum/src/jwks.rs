@@ -9,12 +9,13 @@
 //!   cap. [`remote_jwks`] puts them together and starts the background refresh.
 //!
 //! ```no_run
+//! # #[cfg(all(feature = "jwks-routes", feature = "jwks-fetch"))]
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use axum::Router;
 //! use authz_axum::jwks::{JwksRoutes, remote_jwks};
 //! use authz_axum::core::key::KeyRing;
 //! use authz_axum::{Algorithm, AuthLayer, SigningKey, Verifier};
 //!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! // The issuer publishes its keys...
 //! let ring = KeyRing::new(SigningKey::generate(Algorithm::ES256)?.with_kid("2026-11"))?;
 //! let issuer_app: Router = JwksRoutes::from_ring(ring.clone()).router();

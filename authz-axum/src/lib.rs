@@ -89,11 +89,10 @@ pub mod token;
 pub mod usage;
 
 /// The parts of the [`AuthLayer`] an app seldom names: its service and future, the
-/// extractors' rejection, custom token sources, the default rejection hook, the numbers of a
-/// 429.
+/// extractors' rejection, custom token sources, the default rejection hook.
 pub mod layer {
     pub use crate::auth::{
-        AuthService, DefaultOnRejection, ExtractFn, ExtractRejection, RateLimit, ResponseFuture,
+        AuthService, DefaultOnRejection, ExtractFn, ExtractRejection, ResponseFuture,
     };
 }
 
@@ -132,10 +131,22 @@ pub(crate) fn take_ready<S: Clone>(service: &mut S) -> S {
 /// The framework-independent core, by name.
 pub use authz_core as core;
 
-#[cfg(doctest)]
+// The READMEs show every feature: their examples are tested with all of them on (the
+// workspace's own build).
+#[cfg(all(
+    doctest,
+    feature = "token-routes",
+    feature = "usage",
+    feature = "jwks-routes"
+))]
 #[doc = include_str!("../../README.md")]
 struct RootReadmeDoctests;
 
-#[cfg(doctest)]
+#[cfg(all(
+    doctest,
+    feature = "token-routes",
+    feature = "usage",
+    feature = "jwks-routes"
+))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

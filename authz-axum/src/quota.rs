@@ -43,8 +43,6 @@ use std::time::Duration;
 
 pub use authz_core::usage::{Period, Quota, QuotaDecision, QuotaLimiter, QuotaStore};
 
-use crate::auth::{AuthConfig, AuthRejection, RateLimit};
-
 /// What a shared quota store's failure (or a timeout) does to the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailMode {
@@ -52,6 +50,40 @@ pub enum FailMode {
     Open,
     /// Refuse with 503 `quota_unavailable` and `Retry-After: 1` while the store is down.
     Closed,
+}
+
+/// The numbers of a spent quota ([`AuthRejection::RateLimited`](crate::AuthRejection::RateLimited)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct RateLimit {
+    /// Requests the quota allows (its burst, or its cap when the cap is spent).
+    pub limit: u64,
+    /// Seconds until a request may succeed again.
+    pub retry_after: u64,
+    /// Seconds until the quota is whole again.
+    pub reset: u64,
+    /// Whether the period's cap (not the rate) is spent.
+    pub cap: bool,
+}
+
+impl RateLimit {
+    pub(crate) fn new(limit: u64, retry_after: u64, reset: u64, cap: bool) -> Self {
+        Self {
+            limit,
+            retry_after,
+            reset,
+            cap,
+        }
+    }
+}
+
+/// Why a quota refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Spent: 429.
+    Limited(RateLimit),
+    /// The store failed or was slow, and the quota fails closed: 503.
+    Unavailable,
 }
 
 /// Where an AuthLayer's handler quotas are spent.
@@ -98,7 +130,7 @@ impl QuotaBackend {
         key: &str,
         quota: &Quota,
         now: f64,
-    ) -> Result<Option<(u64, u64, u64)>, AuthRejection> {
+    ) -> Result<Option<(u64, u64, u64)>, Refusal> {
         match tokio::time::timeout(self.timeout, self.store.take(key, quota, now)).await {
             Ok(Ok(QuotaDecision::Allowed {
                 limit,
@@ -110,14 +142,14 @@ impl QuotaBackend {
                 retry_after,
                 reset,
                 cap,
-            })) => Err(AuthRejection::RateLimited(RateLimit::new(
+            })) => Err(Refusal::Limited(RateLimit::new(
                 limit,
                 retry_after,
                 reset,
                 cap,
             ))),
             _ if self.on_error == FailMode::Open => Ok(None),
-            _ => Err(AuthRejection::QuotaUnavailable),
+            _ => Err(Refusal::Unavailable),
         }
     }
 }
@@ -132,11 +164,9 @@ pub(crate) fn handler_key(handler: &str, subject: &str) -> String {
     key
 }
 
-/// The AuthLayer's clock, as Unix seconds.
-pub(crate) fn now(config: &AuthConfig) -> f64 {
-    config
-        .verifier
-        .clock()
+/// `clock`'s time, as Unix seconds.
+pub(crate) fn now(clock: &dyn authz_core::Clock) -> f64 {
+    clock
         .now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())

@@ -58,8 +58,8 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::auth::{AuthConfig, AuthRejection, AuthState, RateLimit, rate_headers};
-use crate::quota::QuotaBackend;
+use crate::auth::{AuthConfig, AuthRejection, AuthState, rate_headers};
+use crate::quota::{QuotaBackend, RateLimit};
 
 pub use crate::quota::FailMode;
 
@@ -274,7 +274,8 @@ fn method_name(method: &Method) -> &'static str {
     }
 }
 
-type Check = Pin<Box<dyn Future<Output = Result<Option<(u64, u64, u64)>, AuthRejection>> + Send>>;
+type Check =
+    Pin<Box<dyn Future<Output = Result<Option<(u64, u64, u64)>, crate::quota::Refusal>> + Send>>;
 
 impl<S, B> Service<Request<B>> for UsageService<S>
 where
@@ -514,7 +515,7 @@ where
                             }
                         }
                         Err(rejection) => {
-                            let response = done.refuse(rejection);
+                            let response = done.refuse(rejection.into());
                             Self::limited(done, response).kind
                         }
                     }

@@ -1,9 +1,6 @@
 //! The signature algorithms authz supports, each bound to one key type.
 
 use std::fmt;
-use std::str::FromStr;
-
-use crate::error::KeyError;
 
 /// A JWS signature algorithm (RFC 7518 §3, RFC 8037).
 ///
@@ -177,17 +174,6 @@ impl Algorithm {
 impl fmt::Display for Algorithm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Algorithm {
-    type Err = KeyError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|alg| alg.as_str() == s)
-            .ok_or_else(|| KeyError::UnsupportedAlgorithm(s.chars().take(32).collect()))
     }
 }
 

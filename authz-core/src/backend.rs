@@ -17,6 +17,19 @@ use jsonwebtoken::crypto::CryptoProvider;
 
 use crate::error::KeyError;
 
+/// The public material of a key, kept for export (JWK, PEM) and size checks.
+#[derive(Clone)]
+pub(crate) enum Public {
+    /// An HMAC secret: nothing public to export.
+    Secret,
+    /// A PKCS#1 RSAPublicKey.
+    Rsa { pkcs1: Vec<u8> },
+    /// An uncompressed SEC1 point, `04 || x || y`.
+    Ec { point: Vec<u8> },
+    /// The 32-byte Ed25519 public key.
+    Ed { x: Vec<u8> },
+}
+
 #[cfg(feature = "aws_lc_rs")]
 mod imp {
     use std::sync::Arc;
@@ -33,9 +46,9 @@ mod imp {
     use jsonwebtoken::crypto::JwtVerifier;
     use jsonwebtoken::signature::Verifier;
 
+    use super::Public;
     use crate::algorithm::Algorithm;
     use crate::error::KeyError;
-    use crate::key::Public;
 
     pub(crate) const NAME: &str = "aws_lc_rs";
 
@@ -142,9 +155,9 @@ mod imp {
     use p256::pkcs8::EncodePrivateKey as _;
     use rand::rngs::OsRng;
 
+    use super::Public;
     use crate::algorithm::Algorithm;
     use crate::error::KeyError;
-    use crate::key::Public;
 
     pub(crate) const NAME: &str = "rust_crypto";
 
@@ -217,8 +230,7 @@ pub(crate) fn provider() -> &'static CryptoProvider {
 pub(crate) use imp::{generate_ec, generate_ed25519, generate_rsa, public_verifier};
 
 /// The error for a public key the backend refuses.
-fn refused(public: &crate::key::Public) -> KeyError {
-    use crate::key::Public;
+fn refused(public: &Public) -> KeyError {
     KeyError::InvalidPublicKey(match public {
         Public::Ec { .. } => "the point is not on the curve",
         Public::Ed { .. } => "not an Ed25519 public key",

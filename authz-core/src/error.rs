@@ -654,6 +654,18 @@ mod store {
     pub type StoreResult<T> = std::result::Result<T, StoreError>;
 }
 
+/// Parsing lives here, beside [`KeyError`], so that `algorithm.rs` depends on nothing.
+impl std::str::FromStr for Algorithm {
+    type Err = KeyError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|alg| alg.as_str() == s)
+            .ok_or_else(|| KeyError::UnsupportedAlgorithm(s.chars().take(32).collect()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

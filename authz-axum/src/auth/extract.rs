@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use super::layer::AuthState;
+use super::config::AuthState;
 use super::rejection::AuthRejection;
 
 /// The verified [`Principal`] of the request; 401 when the request is anonymous.

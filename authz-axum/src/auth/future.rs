@@ -12,14 +12,13 @@ use http::Request;
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use super::layer::{AuthConfig, AuthState};
+use super::config::{AuthConfig, AuthState, check_csrf};
 use super::rejection::AuthRejection;
 use super::revocation::RevocationStatus;
-use super::service::AuthService;
 use super::source::Via;
 
 pin_project! {
-    /// Response future of [`AuthService`](super::AuthService). Boxes nothing unless a revocation hook is set.
+    /// Response future of [`AuthService`](crate::layer::AuthService). Boxes nothing unless a revocation hook is set.
     pub struct ResponseFuture<S, B>
     where
         S: Service<Request<B>>,
@@ -51,7 +50,7 @@ pin_project! {
         },
         CheckingForm {
             check: BoxFuture<'static, Result<Request<B>, AuthRejection>>,
-            service: Option<AuthService<S>>,
+            again: Option<Again<S, B>>,
             config: Arc<AuthConfig>,
         },
         Again { future: Pin<Box<ResponseFuture<S, B>>> },
@@ -91,17 +90,20 @@ impl<S: Service<Request<B>>, B> ResponseFuture<S, B> {
     }
 }
 
+/// The layer run again on the restored request, after the form-body check.
+pub(crate) type Again<S, B> = Box<dyn FnOnce(Request<B>) -> ResponseFuture<S, B> + Send>;
+
 impl<S: Service<Request<B>>, B> ResponseFuture<S, B> {
     /// The form-body check: read the body, then run the layer again on the restored request.
     pub(crate) fn checking_form(
         check: BoxFuture<'static, Result<Request<B>, AuthRejection>>,
-        service: AuthService<S>,
+        again: Again<S, B>,
         config: Arc<AuthConfig>,
     ) -> Self {
         Self {
             kind: Kind::CheckingForm {
                 check,
-                service: Some(service),
+                again: Some(again),
                 config,
             },
         }
@@ -143,16 +145,16 @@ where
                 KindProj::Again { future } => return future.as_mut().poll(cx),
                 KindProj::CheckingForm {
                     check,
-                    service,
+                    again,
                     config,
                 } => {
                     let checked = ready!(check.as_mut().poll(cx));
-                    let mut service = service
+                    let again = again
                         .take()
                         .expect("ResponseFuture polled after completion");
                     match checked {
                         Ok(request) => Kind::Again {
-                            future: Box::pin(service.call(request)),
+                            future: Box::pin(again(request)),
                         },
                         Err(rejection) => Kind::Rejected {
                             response: Some(config.reject(rejection)),
@@ -185,8 +187,8 @@ where
                         }
                         RevocationStatus::Unavailable => Some(AuthRejection::Unavailable),
                     };
-                    super::count(
-                        super::service::VERIFICATIONS,
+                    super::metrics::count(
+                        super::metrics::VERIFICATIONS,
                         "outcome",
                         request.extensions().get::<axum::extract::MatchedPath>(),
                         rejection.as_ref().map_or("accepted", AuthRejection::code),
@@ -213,8 +215,7 @@ where
                         .expect("ResponseFuture polled after completion");
                     let outcome = match outcome {
                         Ok(Some(principal)) => {
-                            super::service::check_csrf(config, &request, *via, &principal)
-                                .map(|()| Some(principal))
+                            check_csrf(config, &request, *via, &principal).map(|()| Some(principal))
                         }
                         other => other,
                     };
@@ -226,8 +227,8 @@ where
                         Ok(None) => "anonymous",
                         Err(rejection) => rejection.code(),
                     };
-                    super::count(
-                        super::service::VERIFICATIONS,
+                    super::metrics::count(
+                        super::metrics::VERIFICATIONS,
                         "outcome",
                         request.extensions().get::<axum::extract::MatchedPath>(),
                         code,

@@ -3,18 +3,18 @@
 use std::fmt;
 use std::sync::Arc;
 
-use authz_core::{Principal, Verifier};
-use axum::response::Response;
+use authz_core::Verifier;
 use tower_layer::Layer;
 
-use super::rejection::{AuthRejection, DefaultOnRejection, OnRejection, Responses};
+use super::config::AuthConfig;
+use super::rejection::{DefaultOnRejection, OnRejection, Responses};
 use super::revocation::Revocation;
 use super::service::AuthService;
 use super::source::{ExtractFn, Source};
 use crate::cookie::Csrf;
 use crate::quota::QuotaBackend;
 
-/// A tower layer that verifies the request's token once and puts the [`Principal`] in the
+/// A tower layer that verifies the request's token once and puts the [`Principal`](crate::Principal) in the
 /// request extensions, for the [`Auth`](crate::Auth) / [`Claims`](crate::Claims) extractors
 /// and `#[require_auth]` guards.
 ///
@@ -30,21 +30,6 @@ pub struct AuthLayer {
     pub(crate) config: Arc<AuthConfig>,
 }
 
-pub(crate) struct AuthConfig {
-    pub(crate) verifier: Verifier,
-    pub(crate) sources: Vec<Source>,
-    pub(crate) required: bool,
-    pub(crate) realm: String,
-    pub(crate) revocation: Option<Arc<dyn Revocation>>,
-    pub(crate) on_rejection: Arc<dyn OnRejection>,
-    /// The CSRF check of cookie-authenticated requests.
-    pub(crate) csrf: Csrf,
-    /// The default responses, made once each (they depend on the realm).
-    pub(crate) responses: Responses,
-    /// Where the handler quotas of `#[require_auth(quota = …)]` are spent.
-    pub(crate) quotas: QuotaBackend,
-}
-
 impl fmt::Debug for AuthLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.config;
@@ -55,34 +40,6 @@ impl fmt::Debug for AuthLayer {
             .field("realm", &c.realm)
             .field("revocation", &c.revocation.is_some())
             .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Debug for AuthConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthConfig")
-            .field("realm", &self.realm)
-            .field("required", &self.required)
-            .finish_non_exhaustive()
-    }
-}
-
-impl AuthConfig {
-    /// The response for `rejection`, through the app's hook, logged with its code (never the
-    /// token).
-    pub(crate) fn reject(&self, rejection: AuthRejection) -> Response {
-        if rejection == AuthRejection::MissingLayer {
-            tracing::error!(target: "authz_axum::rejection", code = rejection.code(), "request refused");
-        } else {
-            tracing::debug!(
-                target: "authz_axum::rejection",
-                status = rejection.status().as_u16(),
-                code = rejection.code(),
-                "request refused"
-            );
-        }
-        let default = self.responses.get(rejection.clone(), &self.realm);
-        self.on_rejection.on_rejection(&rejection, default)
     }
 }
 
@@ -237,12 +194,4 @@ impl<S> Layer<S> for AuthLayer {
     fn layer(&self, inner: S) -> Self::Service {
         AuthService::new(inner, self.config.clone())
     }
-}
-
-/// What the layer leaves in the request extensions: the config (for rendering rejections the
-/// app's way) and the principal, if any.
-#[derive(Clone)]
-pub(crate) struct AuthState {
-    pub(crate) config: Arc<AuthConfig>,
-    pub(crate) principal: Option<Principal>,
 }

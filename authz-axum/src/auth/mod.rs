@@ -4,9 +4,11 @@
 //!
 //! See the [crate docs](crate) for the responses and an example.
 
+mod config;
 mod extract;
 mod future;
 mod layer;
+mod metrics;
 mod rejection;
 mod revocation;
 mod service;
@@ -17,36 +19,13 @@ pub use future::ResponseFuture;
 pub use layer::AuthLayer;
 #[cfg(feature = "usage")]
 pub(crate) use rejection::rate_headers;
-pub use rejection::{AuthRejection, DefaultOnRejection, OnRejection, RateLimit};
+pub use rejection::{AuthRejection, DefaultOnRejection, OnRejection};
 pub use revocation::{Revocation, RevocationStatus};
 pub use service::AuthService;
 pub use source::ExtractFn;
 
-pub(crate) use extract::state;
-pub(crate) use layer::AuthConfig;
+pub(crate) use config::AuthConfig;
 #[cfg(feature = "usage")]
-pub(crate) use layer::AuthState;
-
-/// Counts an auth outcome through the `metrics` facade (feature `metrics`):
-/// `authz_verifications_total{route, outcome}` at the layer (`accepted`, `anonymous`, or the
-/// rejection code), `authz_denials_total{route, reason}` at guards.
-#[cfg(feature = "metrics")]
-pub(crate) fn count(
-    name: &'static str,
-    label: &'static str,
-    route: Option<&axum::extract::MatchedPath>,
-    value: &'static str,
-) {
-    let route = route.map_or_else(|| "(unmatched)".to_owned(), |path| path.as_str().to_owned());
-    metrics::counter!(name, "route" => route, label => value).increment(1);
-}
-
-#[cfg(not(feature = "metrics"))]
-#[inline(always)]
-pub(crate) fn count(
-    _: &'static str,
-    _: &'static str,
-    _: Option<&axum::extract::MatchedPath>,
-    _: &'static str,
-) {
-}
+pub(crate) use config::AuthState;
+pub(crate) use extract::state;
+pub(crate) use metrics::count; // for the guard

@@ -11,6 +11,8 @@ use axum::body::{Body, Bytes};
 use axum::response::Response;
 use http::{HeaderValue, StatusCode, header};
 
+use crate::quota::{RateLimit, Refusal};
+
 /// Why the auth layer, an extractor or a guard refused a request.
 ///
 /// Each has a status, a stable `code`, a human `detail`, and an RFC 6750 `WWW-Authenticate`
@@ -48,27 +50,11 @@ pub enum AuthRejection {
     QuotaUnavailable,
 }
 
-/// The numbers of a [`AuthRejection::RateLimited`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub struct RateLimit {
-    /// Requests the quota allows (its burst, or its cap when the cap is spent).
-    pub limit: u64,
-    /// Seconds until a request may succeed again.
-    pub retry_after: u64,
-    /// Seconds until the quota is whole again.
-    pub reset: u64,
-    /// Whether the period's cap (not the rate) is spent.
-    pub cap: bool,
-}
-
-impl RateLimit {
-    pub(crate) fn new(limit: u64, retry_after: u64, reset: u64, cap: bool) -> Self {
-        Self {
-            limit,
-            retry_after,
-            reset,
-            cap,
+impl From<Refusal> for AuthRejection {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Limited(limit) => Self::RateLimited(limit),
+            Refusal::Unavailable => Self::QuotaUnavailable,
         }
     }
 }

@@ -8,14 +8,12 @@ use axum::response::Response;
 use http::Request;
 use tower_service::Service;
 
+use super::config::{AuthConfig, check_csrf};
 use super::future::{ResponseFuture, attach};
-use super::layer::AuthConfig;
 use super::rejection::AuthRejection;
 use super::revocation::RevocationStatus;
 use super::source::{self, Via};
 
-/// The metric of the layer's outcomes.
-pub(crate) const VERIFICATIONS: &str = "authz_verifications_total";
 use authz_core::policy::BoxFuture;
 use authz_core::remote::RemoteKeySet;
 use authz_core::{ErrorKind, Principal};
@@ -45,27 +43,6 @@ fn refetch_and_verify(
         }
         Ok(Some(principal))
     })
-}
-
-/// The CSRF check of a request that a cookie authenticated (see [`crate::cookie`]).
-pub(crate) fn check_csrf<B>(
-    config: &AuthConfig,
-    request: &Request<B>,
-    via: Via,
-    principal: &Principal,
-) -> Result<(), AuthRejection> {
-    if via != Via::Cookie {
-        return Ok(());
-    }
-    config
-        .csrf
-        .check(
-            request.method(),
-            request.headers(),
-            request.uri(),
-            principal,
-        )
-        .map_err(AuthRejection::CsrfFailed)
 }
 
 /// The middleware made by [`AuthLayer`](super::AuthLayer). See the
@@ -156,7 +133,7 @@ where
 
 impl<S, B> Service<Request<B>> for AuthService<S>
 where
-    S: Service<Request<B>, Response = Response> + Clone,
+    S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
     B: http_body::Body<Data = axum::body::Bytes> + From<axum::body::Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
@@ -181,11 +158,15 @@ where
         // tokens seldom come with form bodies), then run this again on the restored request.
         if matches!(&found, Ok(Some(f)) if f.via == Via::Explicit) && form_body(&request) {
             drop(found);
-            let again = AuthService {
+            let mut again = AuthService {
                 inner: crate::take_ready(&mut self.inner),
                 config: config.clone(),
             };
-            return ResponseFuture::checking_form(check_form(request), again, config.clone());
+            return ResponseFuture::checking_form(
+                check_form(request),
+                Box::new(move |request| again.call(request)),
+                config.clone(),
+            );
         }
         let outcome = match found {
             Err(reason) => Err(AuthRejection::InvalidRequest(reason)),
@@ -222,8 +203,8 @@ where
         let principal = match outcome {
             Ok(principal) => principal,
             Err(rejection) => {
-                super::count(
-                    VERIFICATIONS,
+                super::metrics::count(
+                    super::metrics::VERIFICATIONS,
                     "outcome",
                     request.extensions().get::<axum::extract::MatchedPath>(),
                     rejection.code(),
@@ -244,8 +225,8 @@ where
                 } else {
                     "anonymous"
                 };
-                super::count(
-                    VERIFICATIONS,
+                super::metrics::count(
+                    super::metrics::VERIFICATIONS,
                     "outcome",
                     request.extensions().get::<axum::extract::MatchedPath>(),
                     outcome,

@@ -54,6 +54,7 @@ pub use self::source::{KeySource, SigningSource};
 use self::der::{Curve, KeyAlg};
 use crate::algorithm::{Algorithm, KeyFamily};
 use crate::backend;
+pub(crate) use crate::backend::Public;
 use crate::error::{ErrorKind, KeyError, Segment};
 
 /// Secrets that appear in tutorials and cracking word lists (jwt.io, jwt_tool). Shorter ones
@@ -78,19 +79,6 @@ const PUBLIC_SECRETS: &[&[u8]] = &[
         124, 20, 145, 190, 58, 118, 220, 234, 108, 66, 113, 136,
     ],
 ];
-
-/// The public material of a key, kept for export (JWK, PEM) and size checks.
-#[derive(Clone)]
-pub(crate) enum Public {
-    /// An HMAC secret: nothing public to export.
-    Secret,
-    /// A PKCS#1 RSAPublicKey.
-    Rsa { pkcs1: Vec<u8> },
-    /// An uncompressed SEC1 point, `04 || x || y`.
-    Ec { point: Vec<u8> },
-    /// The 32-byte Ed25519 public key.
-    Ed { x: Vec<u8> },
-}
 
 static NEXT_KEY_ID: AtomicU64 = AtomicU64::new(1);
 

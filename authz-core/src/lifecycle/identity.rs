@@ -1,5 +1,6 @@
-//! Login names and passwords as people type them: one key per account whatever the Unicode
-//! spelling, characters that hide or reorder text refused, and a password policy.
+//! Login names as people type them: one key per account whatever the Unicode spelling,
+//! characters that hide or reorder text refused. (The password policy is in
+//! [`password`](super::password).)
 //!
 //! **Login keys.** Usernames (and emails) are compared by a key: NFKC normalization then full
 //! case folding (Unicode's `toCasefold`), so that `Alice`, `alice`, `ａｌｉｃｅ` (fullwidth) and
@@ -16,24 +17,12 @@
 //! `асе` against `ace`) stays a distinct name: catching those needs UTS #39's confusable
 //! skeletons, which we leave out. Logins are looked up by key without this check, so that
 //! accounts made before it keep working.
-//!
-//! **Passwords** (NIST SP 800-63B §5.1.1.2, OWASP authentication cheat sheet): at least
-//! [`MIN_PASSWORD_CHARS`](super::password::MIN_PASSWORD_CHARS) characters after trimming, at
-//! most [`MAX_PASSWORD_BYTES`](super::password::MAX_PASSWORD_BYTES) bytes, no NUL or other
-//! control characters, and not one of the 5 111 most common passwords of that length
-//! (compared without case; list and licence in `src/lifecycle/data/`). Everything else is
-//! allowed: spaces, any script, no composition rules.
-
-use std::collections::HashSet;
-use std::sync::LazyLock;
 
 use icu_casemap::CaseMapper;
 use icu_normalizer::ComposingNormalizerBorrowed;
 use icu_properties::CodePointSetData;
 use icu_properties::props::{BidiControl, DefaultIgnorableCodePoint, Script};
 use icu_properties::script::ScriptWithExtensions;
-
-use super::password::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, PasswordError};
 
 /// The longest username, in characters.
 pub const MAX_USERNAME_CHARS: usize = 64;
@@ -115,31 +104,6 @@ pub(crate) fn lookup_key(login: &str) -> Option<String> {
     login_key(login, 254).ok()
 }
 
-static COMMON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
-    include_str!("data/common-passwords.txt")
-        .lines()
-        .filter(|line| !line.is_empty())
-        .collect()
-});
-
-/// The password policy for a new password (see the [module docs](self)).
-pub(crate) fn check_password(password: &str) -> Result<(), PasswordError> {
-    if password.len() > MAX_PASSWORD_BYTES {
-        return Err(PasswordError::TooLong);
-    }
-    if password.chars().any(char::is_control) {
-        return Err(PasswordError::ControlCharacter);
-    }
-    let trimmed = password.trim();
-    if trimmed.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(PasswordError::TooShort);
-    }
-    if COMMON.contains(trimmed.to_lowercase().as_str()) {
-        return Err(PasswordError::TooCommon);
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,29 +165,5 @@ mod tests {
         }
         assert_eq!(login_key("", 64), Err(NameError::Length));
         assert_eq!(login_key(&"a".repeat(65), 64), Err(NameError::Length));
-    }
-
-    #[test]
-    fn the_password_policy() {
-        assert_eq!(check_password("        "), Err(PasswordError::TooShort));
-        assert_eq!(check_password("  short  "), Err(PasswordError::TooShort));
-        assert_eq!(
-            check_password("\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}"),
-            Err(PasswordError::ControlCharacter)
-        );
-        assert_eq!(
-            check_password("correct\nhorse battery"),
-            Err(PasswordError::ControlCharacter)
-        );
-        assert_eq!(check_password("password1"), Err(PasswordError::TooCommon));
-        assert_eq!(check_password("PASSWORD1"), Err(PasswordError::TooCommon));
-        assert_eq!(check_password(" 12345678 "), Err(PasswordError::TooCommon));
-        assert!(check_password("correct horse battery").is_ok());
-        assert!(check_password("пароль-на-русском").is_ok());
-        assert_eq!(
-            check_password(&"x".repeat(MAX_PASSWORD_BYTES + 1)),
-            Err(PasswordError::TooLong)
-        );
-        assert!(COMMON.len() > 5_000);
     }
 }

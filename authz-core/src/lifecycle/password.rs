@@ -10,6 +10,13 @@
 //!   new argon2id hash to store ([`Verified::Valid`]`{ rehash: Some(..) }`).
 //! - Passwords longer than [`MAX_PASSWORD_BYTES`] are refused before any hashing.
 //!
+//! **The policy for new passwords** (NIST SP 800-63B §5.1.1.2, OWASP authentication cheat
+//! sheet): at least [`MIN_PASSWORD_CHARS`] characters after trimming, at most
+//! [`MAX_PASSWORD_BYTES`] bytes, no NUL or other control characters, and not one of the 5 111
+//! most common passwords of that length (compared without case; list and licence in
+//! `src/lifecycle/data/`). Everything else is allowed: spaces, any script, no composition
+//! rules.
+//!
 //! Hashing takes tens of milliseconds of CPU: call these from a blocking thread
 //! (`tokio::task::spawn_blocking`), as [`TokenService`](crate::lifecycle::TokenService) does.
 //!
@@ -28,7 +35,9 @@
 //! # Ok::<(), authz_core::lifecycle::password::PasswordError>(())
 //! ```
 
+use std::collections::HashSet;
 use std::fmt;
+use std::sync::LazyLock;
 use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, Salt, SaltString};
@@ -205,7 +214,7 @@ impl Passwords {
     /// [`PasswordError::ControlCharacter`], [`PasswordError::TooCommon`];
     /// [`PasswordError::Hashing`] if the random source fails.
     pub fn hash(&self, password: &str) -> Result<String, PasswordError> {
-        super::identity::check_password(password)?;
+        check_password(password)?;
         self.hash_unchecked(password)
     }
 
@@ -406,9 +415,58 @@ fn is_bcrypt(stored: &str) -> bool {
         .any(|prefix| stored.starts_with(prefix))
 }
 
+static COMMON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("data/common-passwords.txt")
+        .lines()
+        .filter(|line| !line.is_empty())
+        .collect()
+});
+
+/// The password policy for a new password: see the module docs.
+pub(crate) fn check_password(password: &str) -> Result<(), PasswordError> {
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(PasswordError::TooLong);
+    }
+    if password.chars().any(char::is_control) {
+        return Err(PasswordError::ControlCharacter);
+    }
+    let trimmed = password.trim();
+    if trimmed.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(PasswordError::TooShort);
+    }
+    if COMMON.contains(trimmed.to_lowercase().as_str()) {
+        return Err(PasswordError::TooCommon);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_password_policy() {
+        assert_eq!(check_password("        "), Err(PasswordError::TooShort));
+        assert_eq!(check_password("  short  "), Err(PasswordError::TooShort));
+        assert_eq!(
+            check_password("\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}"),
+            Err(PasswordError::ControlCharacter)
+        );
+        assert_eq!(
+            check_password("correct\nhorse battery"),
+            Err(PasswordError::ControlCharacter)
+        );
+        assert_eq!(check_password("password1"), Err(PasswordError::TooCommon));
+        assert_eq!(check_password("PASSWORD1"), Err(PasswordError::TooCommon));
+        assert_eq!(check_password(" 12345678 "), Err(PasswordError::TooCommon));
+        assert!(check_password("correct horse battery").is_ok());
+        assert!(check_password("пароль-на-русском").is_ok());
+        assert_eq!(
+            check_password(&"x".repeat(MAX_PASSWORD_BYTES + 1)),
+            Err(PasswordError::TooLong)
+        );
+        assert!(COMMON.len() > 5_000);
+    }
 
     fn fast() -> Passwords {
         Passwords::with_params(Params::new(1024, 1, 1, None).unwrap())

@@ -616,7 +616,7 @@ impl TokenService {
                 "a username with @ must be the account's own email".into(),
             ));
         }
-        super::identity::check_password(password).map_err(LifecycleError::Password)?;
+        super::password::check_password(password).map_err(LifecycleError::Password)?;
         let now = self.now();
         if let Some(client) = client {
             let rules = &self.inner.throttling;
