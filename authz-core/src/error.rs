@@ -322,7 +322,7 @@ impl fmt::Display for KeyError {
             Self::WeakSecret { alg, len, min } => write!(
                 f,
                 "the {alg} secret is {len} bytes; RFC 7518 requires at least {min} random bytes \
-                 (generate one with `authz_core::generate_secret`)"
+                 (at a shell: `openssl rand -base64 {min}`; in code: `generate_secret`)"
             ),
             Self::PublicSecret => f.write_str(
                 "the secret is a well-known example value; generate a random secret instead",

@@ -109,11 +109,33 @@ fn list(input: ParseStream<'_>, key: &Ident) -> syn::Result<Vec<Item>> {
 
 impl Parse for Item {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        if let Ok(lit) = input.fork().parse::<LitStr>() {
+            // `#[require_auth("admin")]`: a bare name, as other frameworks write it.
+            return Err(syn::Error::new(
+                lit.span(),
+                format!(
+                    "a requirement names its kind: `role = {0:?}` (or `scope = {0:?}`, \
+                     `permission = {0:?}`)",
+                    lit.value()
+                ),
+            ));
+        }
         let key = Ident::parse_any(input)?;
         let name = key.to_string();
         match name.as_str() {
             "role" | "scope" | "permission" => {
                 input.parse::<Token![=]>()?;
+                if !input.peek(LitStr) {
+                    let span = input.span();
+                    let shown = input
+                        .fork()
+                        .parse::<proc_macro2::TokenTree>()
+                        .map_or_else(|_| "admin".to_owned(), |t| t.to_string());
+                    return Err(syn::Error::new(
+                        span,
+                        format!("`{name}` takes a string: `{name} = \"{shown}\"`"),
+                    ));
+                }
                 let lit = non_empty(input.parse()?, &name)?;
                 Ok(match name.as_str() {
                     "role" => Self::Role(lit),
@@ -122,6 +144,16 @@ impl Parse for Item {
                 })
             }
             "roles" | "scopes" | "permissions" => {
+                if input.peek(Token![=]) {
+                    // `roles = ["a", "b"]`: say which of any/all, in the right form.
+                    return Err(syn::Error::new(
+                        key.span(),
+                        format!(
+                            "`{name}` says whether any or all are needed: \
+                             `{name}(any = [\"a\", \"b\"])` or `{name}(all = [\"a\", \"b\"])`"
+                        ),
+                    ));
+                }
                 let content;
                 parenthesized!(content in input);
                 let mode = Ident::parse_any(&content)?;

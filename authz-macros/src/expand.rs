@@ -59,6 +59,55 @@ fn requirement(item: &Item) -> syn::Result<TokenStream> {
     })
 }
 
+/// Extractors that consume the request body, by the last segment of their type's path. axum
+/// accepts one, as the handler's last argument; anywhere else rustc reports E0277 naming the
+/// hidden guard type, so the mistake is caught here, by name, with the fix.
+const BODY_EXTRACTORS: &[&str] = &[
+    "Json",
+    "Form",
+    "Bytes",
+    "String",
+    "Body",
+    "Request",
+    "Multipart",
+    "RawForm",
+    "JsonBody",
+];
+
+fn check_body_extractor_last(item: &ItemFn) -> syn::Result<()> {
+    let args: Vec<&syn::PatType> = item
+        .sig
+        .inputs
+        .iter()
+        .filter_map(|arg| match arg {
+            FnArg::Typed(typed) => Some(typed),
+            FnArg::Receiver(_) => None,
+        })
+        .collect();
+    let Some((_, before_last)) = args.split_last() else {
+        return Ok(());
+    };
+    for arg in before_last {
+        let syn::Type::Path(path) = &*arg.ty else {
+            continue;
+        };
+        let Some(last) = path.path.segments.last() else {
+            continue;
+        };
+        let name = last.ident.to_string();
+        if BODY_EXTRACTORS.contains(&name.as_str()) {
+            return Err(syn::Error::new_spanned(
+                &arg.ty,
+                format!(
+                    "`{name}` reads the request body, so it must be the handler's last \
+                     argument (axum runs body extractors last); move it after the others"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn expand(args: RequireAuthArgs, mut item: ItemFn) -> syn::Result<TokenStream> {
     if item.sig.asyncness.is_none() {
         return Err(syn::Error::new_spanned(
@@ -73,6 +122,7 @@ pub(crate) fn expand(args: RequireAuthArgs, mut item: ItemFn) -> syn::Result<Tok
         ));
     }
 
+    check_body_extractor_last(&item)?;
     let p = private();
     let mut policy = None;
     let mut quota = None;

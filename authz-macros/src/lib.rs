@@ -22,8 +22,14 @@ use proc_macro::TokenStream;
 /// separated by commas must all hold.
 ///
 /// Put `#[require_auth]` above `#[axum::debug_handler]` (attributes expand top-down, and the
-/// debug checks must see the guard argument). Use it on free `async fn`s, not on methods in
-/// an `impl` block.
+/// debug checks must see the guard argument; the other order gives a misleading E0061 about
+/// the number of arguments). Use it on free `async fn`s, not on methods in an `impl` block.
+///
+/// **The hidden guard.** The argument the attribute adds is of type
+/// `authz_axum::__private::Guard<__authz_guard_HANDLER>`; rustc names it when a handler does
+/// not satisfy axum's `Handler` trait (E0277). The usual cause is an extractor that reads the
+/// body (`Json`, `Form`, `Bytes`, `String`, …) before another argument: the attribute catches
+/// that one by name and says "must be the handler's last argument".
 ///
 /// ```
 /// use authz_axum::{Auth, require_auth};
@@ -85,6 +91,17 @@ use proc_macro::TokenStream;
 /// ```
 ///
 /// # Errors at compile time
+///
+/// Each mistake gets a message that shows the right form (tested in `tests/ui/fail/*.stderr`):
+///
+/// | written | message |
+/// | --- | --- |
+/// | `fn` without `async` | `#[require_auth]` can only be applied to `async fn`s |
+/// | `roles = ["a", "b"]` | `roles(any = ["a", "b"])` or `roles(all = ["a", "b"])` |
+/// | `"admin"` | a requirement names its kind: `role = "admin"` |
+/// | `role = admin` | `role` takes a string: `role = "admin"` |
+/// | `Json(..)` before `Auth(..)` | `Json` reads the request body, so it must be the handler's last argument |
+/// | an unknown key | the list of valid keys |
 ///
 /// ```compile_fail
 /// #[authz_axum::require_auth(role = "admin")]

@@ -289,7 +289,7 @@ async fn matrix_of_handler_shapes_and_tokens() {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{} expired", shape.path);
         assert_eq!(
             body,
-            r#"{"code":"token_expired","detail":"Signature has expired"}"#
+            r#"{"detail":"Signature has expired","code":"token_expired"}"#
         );
 
         let (status, body, challenge) =

@@ -40,7 +40,7 @@ pub fn plain_router() -> Router {
 
 /// The guarded route's 403 for a caller without the role, byte for byte, as prebuilt bytes.
 async fn forbidden() -> axum::response::Response {
-    let body = r#"{"code":"insufficient_scope","detail":"Insufficient permissions: requires role = \"user\""}"#;
+    let body = r#"{"detail":"Insufficient permissions: requires role = \"user\"","code":"insufficient_scope"}"#;
     let challenge = r#"Bearer realm="api", error="insufficient_scope", error_description="Insufficient permissions: requires role = 'user'""#;
     let mut response = axum::response::Response::new(Body::from(body));
     *response.status_mut() = http::StatusCode::FORBIDDEN;

@@ -182,11 +182,12 @@ impl Rendered {
         let detail = rejection.detail();
         let code = rejection.code();
         let mut body = String::with_capacity(32 + detail.len() + code.len());
-        body.push_str("{\"code\":\"");
-        body.push_str(code);
-        body.push_str("\",\"detail\":");
+        // `detail` first, as every README shows it (and as FastAPI and DRF write bodies).
+        body.push_str("{\"detail\":");
         push_json_string(&mut body, &detail);
-        body.push('}');
+        body.push_str(",\"code\":\"");
+        body.push_str(code);
+        body.push_str("\"}");
         let challenge = rejection
             .challenge_with(realm, &detail)
             .and_then(|c| HeaderValue::try_from(c).ok());

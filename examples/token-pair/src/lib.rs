@@ -105,9 +105,27 @@ type Tokens = State<Arc<TokenService>>;
 #[derive(Debug)]
 pub struct DrfError(StatusCode, Value, Option<u64>);
 
+/// A `{"detail", "code"}` body in that order (`json!` objects serialize sorted).
+#[derive(serde::Serialize)]
+struct Problem<'a> {
+    detail: &'a str,
+    code: &'a str,
+}
+
 impl IntoResponse for DrfError {
     fn into_response(self) -> Response {
-        let mut response = (self.0, Json(self.1)).into_response();
+        let problem = match (self.1.get("detail"), self.1.get("code")) {
+            (Some(Value::String(detail)), Some(Value::String(code)))
+                if self.1.as_object().is_some_and(|o| o.len() == 2) =>
+            {
+                Some(Problem { detail, code })
+            }
+            _ => None,
+        };
+        let mut response = match problem {
+            Some(problem) => (self.0, Json(problem)).into_response(),
+            None => (self.0, Json(&self.1)).into_response(),
+        };
         if let Some(seconds) = self.2 {
             response
                 .headers_mut()

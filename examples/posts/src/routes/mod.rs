@@ -10,7 +10,6 @@ use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
-use serde_json::json;
 use std::error::Error as _;
 
 /// An error response in the AuthLayer's shape: `{"detail", "code"}`.
@@ -80,11 +79,21 @@ impl From<authz_axum::core::lifecycle::LifecycleError> for ApiError {
     }
 }
 
+/// An error body: `detail` first, then `code` (a struct keeps the order; `json!` would sort).
+#[derive(serde::Serialize)]
+struct Problem<'a> {
+    detail: &'a str,
+    code: &'a str,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (
             self.status,
-            axum::Json(json!({"detail": self.detail, "code": self.code})),
+            axum::Json(Problem {
+                detail: &self.detail,
+                code: self.code,
+            }),
         )
             .into_response();
         let retry_after = match self.retry_after {

@@ -35,14 +35,24 @@ async fn create_item(
     State(items): State<Arc<Items>>,
     Auth(user): Auth,
     Json(new): Json<NewItem>,
-) -> Result<(StatusCode, Json<controller::Item>), (StatusCode, Json<Value>)> {
+) -> Result<(StatusCode, Json<controller::Item>), (StatusCode, Json<Problem>)> {
     match items.create(user.subject(), new) {
         Ok(item) => Ok((StatusCode::CREATED, Json(item))),
         Err(why) => Err((
             StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({"detail": why, "code": "invalid_item"})),
+            Json(Problem {
+                detail: why.to_string(),
+                code: "invalid_item",
+            }),
         )),
     }
+}
+
+/// An error body: `detail`, then `code`, as the AuthLayer writes its own.
+#[derive(Debug, serde::Serialize)]
+pub struct Problem {
+    detail: String,
+    code: &'static str,
 }
 
 /// The routes that need no token: mounted outside the AuthLayer, so that a stale token sent
