@@ -41,7 +41,7 @@ async fn create_item(
         Err(why) => Err((
             StatusCode::UNPROCESSABLE_ENTITY,
             Json(Problem {
-                detail: why.to_string(),
+                detail: why.to_owned(),
                 code: "invalid_item",
             }),
         )),
