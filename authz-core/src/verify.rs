@@ -382,7 +382,8 @@ impl Verifier {
 /// parameters the key choice needs. Its checks (`crit`, `cty`, `kid` syntax, `typ`) passed
 /// then and give the same answer for the same text, so a known header skips decoding and
 /// parsing; the key is still chosen by `kid` and bound to `alg` on every token. A few
-/// entries (an issuer's current and previous keys); a new one replaces the oldest.
+/// entries (an issuer's current and previous keys); a new one replaces the oldest. Measured
+/// alone (bench/README.md): 2.5k instructions, 4.7 % of an uncached HS256 request.
 #[derive(Default)]
 struct KnownHeaders(ArcSwap<Vec<KnownHeader>>);
 
@@ -716,7 +717,7 @@ mod tests {
         }
         assert!(
             v.0.headers.load().iter().all(|h| {
-                let json = crate::b64::decode(h.text.as_bytes()).unwrap();
+                let json = token::decode(&h.text, crate::error::Segment::Header).unwrap();
                 String::from_utf8(json).unwrap().contains("at+jwt")
             }),
             "only headers of verified tokens are kept"
