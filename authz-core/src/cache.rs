@@ -25,16 +25,17 @@ impl TokenCache {
     }
 
     /// The cached principal for exactly `token`, if it is still valid at `now` (with `leeway`)
-    /// and its key passes `trusted`.
+    /// and its key passes `trusted` (given the key's id and `kid`).
     pub(crate) fn get(
         &self,
         token: &str,
         now: f64,
         leeway: f64,
-        trusted: impl Fn(u64) -> bool,
+        trusted: impl Fn(u64, Option<&str>) -> bool,
     ) -> Option<Principal> {
         let entry = self.0.get(token)?;
-        let live = entry.expires_at.is_none_or(|exp| now < exp + leeway) && trusted(entry.key_id);
+        let live = entry.expires_at.is_none_or(|exp| now < exp + leeway)
+            && trusted(entry.key_id, entry.principal.key_id());
         if live {
             Some(entry.principal)
         } else {

@@ -213,7 +213,11 @@ impl Verifier {
                 shared.as_deref()
             }
         };
-        let trusted = |id| keys.is_some_and(|keys| keys.keys().iter().any(|k| k.id() == id));
+        // Still trusted: the set still picks the same key for it (one lookup by `kid`, however
+        // many keys there are).
+        let trusted = |id: u64, kid: Option<&str>| {
+            keys.is_some_and(|keys| keys.select(kid).is_ok_and(|k| k.id() == id))
+        };
         if let Some(principal) = cache.get(token, now, c.leeway.as_secs_f64(), trusted) {
             return Ok(principal);
         }
