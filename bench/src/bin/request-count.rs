@@ -60,6 +60,7 @@ fn main() -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         std::hint::black_box(response);
     }
-    println!("{target}: {status}, {n} requests");
+    let bytes = token.map_or(0, str::len);
+    println!("{target}: {status}, {n} requests, a token of {bytes} bytes");
     Ok(())
 }
