@@ -49,7 +49,6 @@
 mod algorithm;
 #[cfg(feature = "assertion")]
 pub mod assertion;
-mod b64;
 mod backend;
 mod cache;
 pub mod client;

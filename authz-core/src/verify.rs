@@ -235,7 +235,11 @@ impl Verifier {
                 shared.as_deref()
             }
         };
-        let trusted = |id| keys.is_some_and(|keys| keys.keys().iter().any(|k| k.id() == id));
+        // Still trusted: the set still picks the same key for it (one lookup by `kid`, however
+        // many keys there are).
+        let trusted = |id: u64, kid: Option<&str>| {
+            keys.is_some_and(|keys| keys.select(kid).is_ok_and(|k| k.id() == id))
+        };
         if let Some(principal) = cache.get(token, now, c.leeway.as_secs_f64(), trusted) {
             return Ok(principal);
         }
@@ -404,7 +408,8 @@ impl Verifier {
 /// parameters the key choice needs. Its checks (`crit`, `cty`, `kid` syntax, `typ`) passed
 /// then and give the same answer for the same text, so a known header skips decoding and
 /// parsing; the key is still chosen by `kid` and bound to `alg` on every token. A few
-/// entries (an issuer's current and previous keys); a new one replaces the oldest.
+/// entries (an issuer's current and previous keys); a new one replaces the oldest. Measured
+/// alone (bench/README.md): 2.5k instructions, 4.7 % of an uncached HS256 request.
 #[derive(Default)]
 struct KnownHeaders(ArcSwap<Vec<KnownHeader>>);
 
@@ -738,7 +743,7 @@ mod tests {
         }
         assert!(
             v.0.headers.load().iter().all(|h| {
-                let json = crate::b64::decode(h.text.as_bytes()).unwrap();
+                let json = token::decode(&h.text, crate::error::Segment::Header).unwrap();
                 String::from_utf8(json).unwrap().contains("at+jwt")
             }),
             "only headers of verified tokens are kept"

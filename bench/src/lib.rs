@@ -16,7 +16,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use authz_axum::{
-    Algorithm, AuthLayer, FixedClock, Issuer, KeySet, SigningKey, Verifier, require_auth,
+    Algorithm, AuthLayer, ClaimMapping, FixedClock, Issuer, KeySet, SigningKey, Verifier,
+    require_auth,
 };
 use axum::Router;
 use axum::body::Body;
@@ -79,16 +80,24 @@ pub struct Tokens {
     pub expired: String,
     /// Role `reader` only: 403.
     pub norole: String,
+    /// The valid token's 11 claims and 39 more (strings, numbers, booleans): accepted.
+    pub claims50: String,
+    /// Shaped like a Keycloak access token: 30 claims, roles in `realm_access.roles` and
+    /// `resource_access.orders.roles`. Accepted with [`Options::keycloak`].
+    pub keycloak: String,
 }
 
 impl Tokens {
-    /// The token called `name` (`valid`, `badsig`, `expired`, `norole`), or `None` for `none`.
+    /// The token called `name` (`valid`, `badsig`, `expired`, `norole`, `claims50`,
+    /// `keycloak`), or `None` for `none`.
     pub fn get(&self, name: &str) -> Option<&str> {
         match name {
             "valid" => Some(&self.valid),
             "badsig" => Some(&self.badsig),
             "expired" => Some(&self.expired),
             "norole" => Some(&self.norole),
+            "claims50" => Some(&self.claims50),
+            "keycloak" => Some(&self.keycloak),
             _ => None,
         }
     }
@@ -130,8 +139,51 @@ pub fn keys_and_tokens(alg: Algorithm) -> Result<(KeySet, Tokens), String> {
             &["user", "reader"],
         )?,
         norole: issue(issuer(&key), &["reader"])?,
+        claims50: issuer(&key)
+            .issue(&claims50(claims(&["user", "reader"])))
+            .map_err(|e| e.to_string())?,
+        keycloak: issuer(&key)
+            .issue(&keycloak_claims(now))
+            .map_err(|e| e.to_string())?,
     };
     Ok((KeySet::single(key.verifying_key()), tokens))
+}
+
+/// `claims` (which with the issuer's five make 11) and 39 more, as an identity provider adds
+/// them: short strings, numbers and booleans under names of 6–10 characters.
+fn claims50(mut claims: serde_json::Value) -> serde_json::Value {
+    if let Some(object) = claims.as_object_mut() {
+        for i in 0..39 {
+            let value = match i % 3 {
+                0 => json!(format!("value-{i}")),
+                1 => json!(1_700_000_000 + i),
+                _ => json!(i % 2 == 0),
+            };
+            object.insert(format!("ext_{i:02}_{}", &"abcd"[..i % 4]), value);
+        }
+    }
+    claims
+}
+
+/// 25 claims (30 with the issuer's `iss aud exp iat jti`) shaped like a Keycloak access
+/// token's, roles nested in `realm_access` and `resource_access`.
+fn keycloak_claims(now: u64) -> serde_json::Value {
+    json!({
+        "auth_time": now - 60, "nbf": now - 10, "sub": "f3c2b6a0-5d1e-4c1b-9a57-3f1e2d4c5b6a",
+        "typ": "Bearer", "azp": "orders-web", "nonce": "n-0S6_WzA2Mj",
+        "session_state": "2b0c3f4e-1a2b-4c3d-8e9f-0a1b2c3d4e5f", "acr": "1",
+        "allowed-origins": ["https://orders.example.com"],
+        "realm_access": {"roles": ["offline_access", "uma_authorization", "default-roles-acme", "user"]},
+        "resource_access": {
+            "orders": {"roles": ["order-viewer", "order-editor"]},
+            "account": {"roles": ["manage-account", "manage-account-links", "view-profile"]},
+        },
+        "scope": "openid profile email", "sid": "2b0c3f4e-1a2b-4c3d-8e9f-0a1b2c3d4e5f",
+        "email_verified": true, "name": "Jane Doe", "preferred_username": "jane",
+        "given_name": "Jane", "family_name": "Doe", "email": "jane@example.com",
+        "locale": "en", "zoneinfo": "Europe/Paris", "groups": ["/staff", "/staff/orders"],
+        "phone_number_verified": false, "tenant": "acme-corp", "client_id": "orders-web",
+    })
 }
 
 /// The verifier settings of every guarded target, on `builder`.
@@ -151,8 +203,50 @@ pub fn configure(
 
 /// The guarded route behind the layer, with a static key of `alg`, and its tokens.
 pub fn guarded_app(alg: Algorithm, cache: bool) -> Result<(Router, Tokens), String> {
-    let (keys, tokens) = keys_and_tokens(alg)?;
-    let verifier = configure(Verifier::builder(keys), cache)?;
+    guarded_app_with(
+        alg,
+        Options {
+            cache,
+            ..Options::default()
+        },
+    )
+}
+
+/// What an in-process guarded target sets besides the algorithm.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// The verified-token cache (4096 tokens).
+    pub cache: bool,
+    /// Keys trusted besides the signing key, of its algorithm, with `kid`s of its length
+    /// (`k0000`, `k0001`, …); the signing key (`bench`) comes last in the set.
+    pub extra_keys: usize,
+    /// Roles read as a Keycloak service reads them: `realm_access.roles` and
+    /// `resource_access.orders.roles`.
+    pub keycloak: bool,
+}
+
+/// [`guarded_app`] with `options`.
+pub fn guarded_app_with(alg: Algorithm, options: Options) -> Result<(Router, Tokens), String> {
+    let (mut keys, tokens) = keys_and_tokens(alg)?;
+    if options.extra_keys > 0 {
+        let mut all = (0..options.extra_keys)
+            .map(|i| {
+                SigningKey::generate(alg)
+                    .map(|key| key.with_kid(format!("k{i:04}")).verifying_key())
+                    .map_err(|e| e.to_string())
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        all.extend(keys.keys().iter().cloned());
+        keys = KeySet::new(all).map_err(|e| e.to_string())?;
+    }
+    let mut builder = Verifier::builder(keys);
+    if options.keycloak {
+        builder = builder.with_claim_mapping(
+            ClaimMapping::new()
+                .with_roles_from(["realm_access.roles", "resource_access.orders.roles"]),
+        );
+    }
+    let verifier = configure(builder, options.cache)?;
     Ok((guarded_router().layer(AuthLayer::new(verifier)), tokens))
 }
 

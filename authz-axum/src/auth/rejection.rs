@@ -3,7 +3,6 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use arc_swap::ArcSwap;
 use authz_core::{Denied, ErrorKind};
@@ -181,13 +180,18 @@ impl Rendered {
     fn new(rejection: &AuthRejection, realm: &str) -> Self {
         let detail = rejection.detail();
         let code = rejection.code();
-        let mut body = String::with_capacity(32 + detail.len() + code.len());
-        // `detail` first, as every README shows it (and as FastAPI and DRF write bodies).
-        body.push_str("{\"detail\":");
-        push_json_string(&mut body, &detail);
-        body.push_str(",\"code\":\"");
-        body.push_str(code);
-        body.push_str("\"}");
+        /// The default body, `{"detail": "…", "code": "…"}`: `detail` first, as every README
+        /// shows it (and as FastAPI and DRF write bodies).
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            detail: &'a str,
+            code: &'a str,
+        }
+        let body = serde_json::to_vec(&Body {
+            detail: &detail,
+            code,
+        })
+        .unwrap_or_default();
         let challenge = rejection
             .challenge_with(realm, &detail)
             .and_then(|c| HeaderValue::try_from(c).ok());
@@ -229,42 +233,11 @@ impl Rendered {
 
 /// The default responses of one layer (one realm), kept after their first use: a refused
 /// request then costs two reference counts instead of formatting a message, a challenge and
-/// a body. Bounded; read without a lock.
+/// a body. Bounded; read without a lock. Measured alone (bench/README.md): 4.8–12 % of an
+/// uncached HS256 refusal, 21 % of a cached 403.
 #[derive(Default)]
 pub(crate) struct Responses {
-    rendered: ArcSwap<HashMap<AuthRejection, Rendered, BuildHasherDefault<Fold>>>,
-}
-
-/// A cheap hash for the kept responses' keys: rejections the app and the verifier made, never
-/// text a client chose (those are not kept), and at most [`KEPT_RESPONSES`] of them, so there
-/// is no flooding to defend against.
-#[derive(Default)]
-struct Fold(u64);
-
-impl Hasher for Fold {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
-        }
-        for &b in chunks.remainder() {
-            self.write_u64(u64::from(b));
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-    fn write_u8(&mut self, n: u8) {
-        self.write_u64(u64::from(n));
-    }
+    rendered: ArcSwap<HashMap<AuthRejection, Rendered, foldhash::fast::FixedState>>,
 }
 
 /// Distinct rejections are few (one per requirement, refusal reason and missing claim);
@@ -319,20 +292,6 @@ fn push_quoted(out: &mut String, text: &str) {
     }));
 }
 
-/// Appends `text` as a JSON string literal.
-fn push_json_string(out: &mut String, text: &str) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 /// Customizes rejection responses: one place for the whole app.
 ///
 /// Gets the rejection and the default response, returns the response to send. Implemented for
@@ -380,12 +339,12 @@ mod tests {
         let mut out = String::new();
         push_quoted(&mut out, "a\"b\\c\u{e9}\n");
         assert_eq!(out, "a'b?c??");
-        let mut json = String::new();
-        push_json_string(&mut json, "a\"b\\c\u{e9}\n");
-        assert_eq!(
-            serde_json::from_str::<String>(&json).unwrap(),
-            "a\"b\\c\u{e9}\n"
-        );
+        // The body is JSON whose `detail` reads back as the detail, whatever it holds.
+        let odd = AuthRejection::InvalidRequest("a\"b\\c\u{e9}\n");
+        let body: serde_json::Value =
+            serde_json::from_slice(&Rendered::new(&odd, "api").body).unwrap();
+        assert_eq!(body["detail"], "Invalid request: a\"b\\c\u{e9}\n");
+        assert_eq!(body["code"], "invalid_request");
     }
 
     #[test]

@@ -146,7 +146,9 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, &'static str> {
 
 /// Whether `b` may appear in a `b64token` before its trailing `=`s: ALPHA / DIGIT / "-" /
 /// "." / "_" / "~" / "+" / "/". Comparisons only (no table), so that the check of a whole
-/// token compiles to vector instructions.
+/// token compiles to vector instructions: measured alone (bench/README.md), 4.2k instructions
+/// (7.6 %) of an HS256 request and 24 % of a cached one, against `is_ascii_alphanumeric` and
+/// `all`.
 #[inline(always)]
 fn b64token_byte(b: u8) -> bool {
     let alpha = (b | 0x20).wrapping_sub(b'a') < 26;

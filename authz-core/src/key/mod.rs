@@ -402,7 +402,7 @@ impl VerifyingKey {
     /// Asymmetric keys on the aws-lc backend verify with a key parsed once at load. Otherwise
     /// jsonwebtoken's verifier is built once per key and thread (its verifiers are not `Send`)
     /// and reused, so HMAC keys are not re-derived per token. The signature is decoded into a
-    /// per-thread buffer.
+    /// per-thread buffer. Measured alone (bench/README.md): 12 % of an HS256 request.
     pub(crate) fn verify_signature(
         &self,
         message: &[u8],
@@ -426,8 +426,7 @@ impl VerifyingKey {
         scratch: &mut Scratch,
     ) -> Result<(), ErrorKind> {
         let Scratch { buffer, verifiers } = scratch;
-        crate::b64::decode_into_vec(signature.as_bytes(), buffer)
-            .map_err(|_| ErrorKind::InvalidBase64(Segment::Signature))?;
+        crate::token::decode_vec(signature, buffer, Segment::Signature)?;
         if buffer.len() != self.signature_len {
             return Err(ErrorKind::InvalidSignature);
         }

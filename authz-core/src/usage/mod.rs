@@ -120,39 +120,8 @@ struct Meter {
     queued: Vec<UsageDelta>,
 }
 
-/// A small fast hasher for keys made of our own ids and times (no caller-chosen bytes).
-#[derive(Debug, Default, Clone, Copy)]
-struct IdHasher(u64);
-
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.write_u64(u64::from(byte));
-        }
-    }
-
-    fn write_u8(&mut self, n: u8) {
-        self.write_u64(u64::from(n));
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-}
-
-type IdMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
+/// Maps keyed by our own ids and times (no caller-chosen bytes): a fast unkeyed hash.
+type IdMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 
 #[derive(Debug, Default)]
 struct SubjectUsage {

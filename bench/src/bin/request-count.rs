@@ -3,14 +3,16 @@
 //! repeatable whatever else the machine is doing, unlike the load run's req/s.
 //!
 //! ```text
-//! request-count --target plain|plain-token|ALG-TOKEN [--cache] [--requests N]
+//! request-count --target plain|plain-token|ALG-TOKEN [--cache] [--keys=K] [--requests N]
 //! ```
 //!
 //! `ALG` is `hs256`, `es256`, `rs256` or `eddsa`; `TOKEN` is `valid`, `badsig`, `expired`,
-//! `norole` or `none`. `--requests 0` does the setup (and one checked request) only, so that
+//! `norole`, `none`, `claims50` (50 claims) or `keycloak` (a Keycloak-shaped token, 30 claims,
+//! with roles read from `realm_access` and `resource_access`). `--keys=K` trusts a set of `K`
+//! keys, the signing key last. `--requests 0` does the setup (and one checked request) only, so that
 //! the difference of two runs is the cost of `N` requests.
 
-use authz_bench::{algorithm, guarded_app, plain_router, ready, request};
+use authz_bench::{Options, algorithm, guarded_app_with, plain_router, ready, request};
 use tower::ServiceExt;
 
 fn main() -> Result<(), String> {
@@ -26,6 +28,10 @@ fn main() -> Result<(), String> {
         .parse()
         .map_err(|e| format!("--requests: {e}"))?;
     let cache = args.iter().any(|a| a == "--cache");
+    let keys: usize = match args.iter().find_map(|a| a.strip_prefix("--keys=")) {
+        Some(k) => k.parse().map_err(|e| format!("--keys: {e}"))?,
+        None => 1,
+    };
     let (app, token) = match target.as_str() {
         "plain" => (plain_router(), None),
         "plain-token" => {
@@ -34,7 +40,12 @@ fn main() -> Result<(), String> {
         }
         other => {
             let (alg, token) = other.split_once('-').ok_or("--target ALG-TOKEN")?;
-            let (app, tokens) = guarded_app(algorithm(alg)?, cache)?;
+            let options = Options {
+                cache,
+                extra_keys: keys.saturating_sub(1),
+                keycloak: token == "keycloak",
+            };
+            let (app, tokens) = guarded_app_with(algorithm(alg)?, options)?;
             (app, tokens.get(token).map(str::to_owned))
         }
     };
@@ -49,6 +60,7 @@ fn main() -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         std::hint::black_box(response);
     }
-    println!("{target}: {status}, {n} requests");
+    let bytes = token.map_or(0, str::len);
+    println!("{target}: {status}, {n} requests, a token of {bytes} bytes");
     Ok(())
 }
