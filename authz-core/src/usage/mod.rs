@@ -3,9 +3,11 @@
 //! day); [`QuotaLimiter`] enforces a token bucket (burst + refill) and a period cap (per day or
 //! month) per subject, role or anonymous client address.
 //!
-//! Both are exact under concurrency (one mutex each; no count is lost, no quota overspent)
-//! and bounded: old buckets are dropped as time passes, and at most `max_subjects` callers
-//! are tracked (the least recently seen are forgotten first).
+//! Both are exact under concurrency (each caller's state behind one mutex, callers spread over
+//! up to 16 shards so that different callers seldom wait for each other; no count is lost, no
+//! quota overspent) and bounded: old buckets are dropped as time passes, and at most
+//! `max_subjects` callers are tracked (per shard, the least recently seen are forgotten
+//! first).
 //!
 //! ```
 //! use authz_core::usage::{Granularity, Quota, QuotaDecision, QuotaLimiter, UsageMeter};
@@ -27,6 +29,45 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::clock::lock;
+
+/// State split by key over several mutexes, so that requests of different callers on
+/// different worker threads seldom wait for each other (one mutex for everything serialized
+/// every request; `bench/usage-contention.sh` measures both). Small limits (tests, tiny
+/// deployments) keep one shard, so that bounds and eviction stay exact.
+#[derive(Debug)]
+struct Shards<T> {
+    shards: Box<[Mutex<T>]>,
+}
+
+impl<T: Default> Shards<T> {
+    /// Shards for at most `max_entries` entries: one per 4 096 entries, at most 16.
+    fn for_entries(max_entries: usize) -> Self {
+        let count = (max_entries / 4096).clamp(1, 16);
+        Self {
+            shards: (0..count).map(|_| Mutex::new(T::default())).collect(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// The shard that holds `key`.
+    fn of(&self, key: &str) -> &Mutex<T> {
+        use std::hash::BuildHasher as _;
+        let index = if self.shards.len() == 1 {
+            0
+        } else {
+            let hash = foldhash::fast::FixedState::with_seed(0x5eed).hash_one(key);
+            (hash % self.shards.len() as u64) as usize
+        };
+        &self.shards[index]
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Mutex<T>> {
+        self.shards.iter()
+    }
+}
 use serde::Serialize;
 
 /// Bucket size of a usage row.
@@ -177,7 +218,8 @@ impl SubjectUsage {
 /// Request counters per subject. See the [module docs](self).
 #[derive(Debug)]
 pub struct UsageMeter {
-    state: Mutex<Meter>,
+    state: Shards<Meter>,
+    /// Per shard.
     max_subjects: usize,
     exporting: bool,
 }
@@ -196,9 +238,11 @@ impl UsageMeter {
 
     /// A meter tracking at most `max` subjects (the least recently seen are dropped first).
     pub fn with_max_subjects(max: usize) -> Self {
+        let state = Shards::for_entries(max.max(1));
+        let max_subjects = max.max(1).div_ceil(state.len());
         Self {
-            state: Mutex::new(Meter::default()),
-            max_subjects: max.max(1),
+            state,
+            max_subjects,
             exporting: false,
         }
     }
@@ -214,16 +258,19 @@ impl UsageMeter {
     /// The counts recorded since the last call, cleared (empty unless
     /// [`exporting`](Self::exporting)).
     pub fn take_pending(&self) -> Vec<UsageDelta> {
-        let mut state = lock(&self.state);
-        let Meter {
-            subjects,
-            strings,
-            queued,
-        } = &mut *state;
-        let mut out = std::mem::take(queued);
-        for (subject, usage) in subjects.iter_mut() {
-            for ((series, minute), count) in usage.pending.drain() {
-                out.push(delta(strings, subject, series, minute, count));
+        let mut out = Vec::new();
+        for shard in self.state.iter() {
+            let mut state = lock(shard);
+            let Meter {
+                subjects,
+                strings,
+                queued,
+            } = &mut *state;
+            out.append(queued);
+            for (subject, usage) in subjects.iter_mut() {
+                for ((series, minute), count) in usage.pending.drain() {
+                    out.push(delta(strings, subject, series, minute, count));
+                }
             }
         }
         out
@@ -232,7 +279,10 @@ impl UsageMeter {
     /// Puts back a batch that could not be exported (a failed flush), to go with the next.
     /// At most 100 000 deltas wait; beyond that the oldest are dropped.
     pub fn requeue(&self, batch: Vec<UsageDelta>) {
-        let mut state = lock(&self.state);
+        let Some(first) = self.state.iter().next() else {
+            return;
+        };
+        let mut state = lock(first);
         state.queued.extend(batch);
         let excess = state.queued.len().saturating_sub(100_000);
         state.queued.drain(..excess);
@@ -254,7 +304,7 @@ impl UsageMeter {
         n: u64,
     ) {
         let class = u8::try_from((status / 100).clamp(1, 5)).unwrap_or(5);
-        let mut state = lock(&self.state);
+        let mut state = lock(self.state.of(subject));
         let Meter {
             subjects,
             strings,
@@ -307,10 +357,36 @@ impl UsageMeter {
         from: u64,
         to: u64,
     ) -> Vec<UsageRow> {
-        let state = lock(&self.state);
-        let strings = &state.strings;
         let mut rows: Vec<UsageRow> = Vec::new();
-        for (name, usage) in &state.subjects {
+        for shard in self.state.iter() {
+            let state = lock(shard);
+            state.rows(subject, granularity, from, to, &mut rows);
+        }
+        rows.sort_by(|a, b| {
+            (&a.subject, a.start, &a.route, &a.method, &a.status_class).cmp(&(
+                &b.subject,
+                b.start,
+                &b.route,
+                &b.method,
+                &b.status_class,
+            ))
+        });
+        rows
+    }
+}
+
+impl Meter {
+    /// Appends this shard's rows (see [`UsageMeter::usage`]).
+    fn rows(
+        &self,
+        subject: Option<&str>,
+        granularity: Granularity,
+        from: u64,
+        to: u64,
+        rows: &mut Vec<UsageRow>,
+    ) {
+        let strings = &self.strings;
+        for (name, usage) in &self.subjects {
             if subject.is_some_and(|s| s != name.as_str()) {
                 continue;
             }
@@ -329,18 +405,10 @@ impl UsageMeter {
                 });
             }
         }
-        rows.sort_by(|a, b| {
-            (&a.subject, a.start, &a.route, &a.method, &a.status_class).cmp(&(
-                &b.subject,
-                b.start,
-                &b.route,
-                &b.method,
-                &b.status_class,
-            ))
-        });
-        rows
     }
+}
 
+impl UsageMeter {
     /// Requests per caller whose bucket starts in `from..to` (day buckets). OAuth clients'
     /// rows (`client:<id>`, counted beside their users) are left out.
     pub fn totals(&self, from: u64, to: u64) -> Vec<(String, u64)> {
@@ -530,7 +598,8 @@ fn evict(buckets: &mut HashMap<String, Bucket>, max_keys: usize, now: f64) {
 /// Enforces [`Quota`]s by key (a subject or `anon:<address>`). See the [module docs](self).
 #[derive(Debug)]
 pub struct QuotaLimiter {
-    buckets: Mutex<HashMap<String, Bucket>>,
+    buckets: Shards<HashMap<String, Bucket>>,
+    /// Per shard.
     max_keys: usize,
 }
 
@@ -543,16 +612,27 @@ impl Default for QuotaLimiter {
 impl QuotaLimiter {
     /// A limiter tracking at most 100 000 keys.
     pub fn new() -> Self {
-        Self {
-            buckets: Mutex::new(HashMap::new()),
-            max_keys: 100_000,
-        }
+        Self::with_max_keys(100_000)
+    }
+
+    /// A limiter tracking at most `max` keys: when full, the half least worth keeping goes
+    /// (buckets whose period cap is spent are kept first, then the most recently used).
+    /// From 8 192 keys on, keys are spread over several shards, each with its own lock.
+    pub fn with_max_keys(max: usize) -> Self {
+        let buckets = Shards::for_entries(max.max(1));
+        let max_keys = max.max(1).div_ceil(buckets.len());
+        Self { buckets, max_keys }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.buckets.iter().map(|shard| lock(shard).len()).sum()
     }
 
     /// Takes one request from `key`'s quota at time `now` (Unix seconds, fractional).
     pub fn check(&self, key: &str, quota: &Quota, now: f64) -> QuotaDecision {
         let burst = f64::from(quota.burst);
-        let mut buckets = lock(&self.buckets);
+        let mut buckets = lock(self.buckets.of(key));
         if !buckets.contains_key(key) && buckets.len() >= self.max_keys {
             evict(&mut buckets, self.max_keys, now);
         }
@@ -683,23 +763,17 @@ mod tests {
 
     #[test]
     fn bounded_limiter() {
-        let limiter = QuotaLimiter {
-            buckets: Mutex::new(HashMap::new()),
-            max_keys: 10,
-        };
+        let limiter = QuotaLimiter::with_max_keys(10);
         let quota = Quota::rate(5, 0.0);
         for i in 0..1000 {
             let _ = limiter.check(&format!("k{i}"), &quota, f64::from(i));
         }
-        assert!(lock(&limiter.buckets).len() <= 10);
+        assert!(limiter.len() <= 10);
     }
 
     #[test]
     fn flooding_the_limiter_does_not_reset_a_spent_cap() {
-        let limiter = QuotaLimiter {
-            buckets: Mutex::new(HashMap::new()),
-            max_keys: 1000,
-        };
+        let limiter = QuotaLimiter::with_max_keys(1000);
         let capped = Quota::rate(1000, 1000.0).with_cap(Period::Day, 50);
         let t = 86_400.0 * 20_000.0;
         for _ in 0..50 {
@@ -713,7 +787,7 @@ mod tests {
         for i in 0..100_000 {
             let _ = limiter.check(&format!("flood{i}"), &small, t + 1.0);
         }
-        assert!(lock(&limiter.buckets).len() <= 1000);
+        assert!(limiter.len() <= 1000);
         assert!(matches!(
             limiter.check("victim", &capped, t + 2.0),
             QuotaDecision::Limited { cap: true, .. }
