@@ -73,6 +73,7 @@ pub mod auth;
 pub mod client;
 pub mod cookie;
 mod guard;
+mod held;
 pub mod jwks;
 #[deprecated(
     since = "0.2.0",

@@ -59,6 +59,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::auth::{AuthConfig, AuthRejection, AuthState, rate_headers};
+use crate::held::Held;
 use crate::quota::{QuotaBackend, RateLimit};
 
 pub use crate::quota::FailMode;
@@ -316,9 +317,7 @@ where
                 let ready = crate::take_ready(&mut self.inner);
                 return UsageFuture {
                     kind: Kind::Checking {
-                        check,
-                        request: Some(request),
-                        service: Some(ready),
+                        held: Held::new(check, request, ready),
                         done: Some(done),
                     },
                 };
@@ -448,9 +447,7 @@ pin_project! {
         S: Service<Request<B>>,
     {
         Checking {
-            check: Check,
-            request: Option<Request<B>>,
-            service: Option<S>,
+            held: Held<S, B, Result<Option<(u64, u64, u64)>, crate::quota::Refusal>>,
             done: Option<Done>,
         },
         Inner { #[pin] future: S::Future, done: Option<Done> },
@@ -493,16 +490,9 @@ where
                     }
                     return Poll::Ready(result);
                 }
-                KindProj::Checking {
-                    check,
-                    request,
-                    service,
-                    done,
-                } => {
-                    let decision = ready!(check.as_mut().poll(cx));
-                    let (Some(request), Some(mut service), Some(mut done)) =
-                        (request.take(), service.take(), done.take())
-                    else {
+                KindProj::Checking { held, done } => {
+                    let (decision, request, mut service) = ready!(held.poll_check(cx));
+                    let Some(mut done) = done.take() else {
                         return Poll::Ready(Ok(limited(0, 1, 1, false).to_response("")));
                     };
                     match decision {

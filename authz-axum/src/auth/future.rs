@@ -1,4 +1,5 @@
-//! [`ResponseFuture`]: the inner service's future, a rejection, or a pending revocation check.
+//! [`ResponseFuture`]: the inner service's future, a rejection, or a request [`Held`] while a
+//! check (a key refresh, a revocation lookup) runs.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,6 +17,7 @@ use super::config::{AuthConfig, AuthState, check_csrf};
 use super::rejection::AuthRejection;
 use super::revocation::RevocationStatus;
 use super::source::Via;
+use crate::held::Held;
 
 pin_project! {
     /// Response future of [`AuthService`](crate::layer::AuthService). Boxes nothing unless a revocation hook is set.
@@ -35,18 +37,10 @@ pin_project! {
         S: Service<Request<B>>,
     {
         Inner { #[pin] future: S::Future },
-        Revoking {
-            check: BoxFuture<'static, RevocationStatus>,
-            request: Option<Request<B>>,
-            service: Option<S>,
+        Checking {
+            held: Held<S, B, Result<Option<Principal>, AuthRejection>>,
             config: Arc<AuthConfig>,
-        },
-        Resolving {
-            check: BoxFuture<'static, Result<Option<Principal>, AuthRejection>>,
-            request: Option<Request<B>>,
-            service: Option<S>,
-            config: Arc<AuthConfig>,
-            via: Via,
+            after: After,
         },
         CheckingForm {
             check: BoxFuture<'static, Result<Request<B>, AuthRejection>>,
@@ -79,15 +73,30 @@ impl<S: Service<Request<B>>, B> ResponseFuture<S, B> {
         service: S,
         config: Arc<AuthConfig>,
     ) -> Self {
+        let check = Box::pin(async move {
+            match check.await {
+                RevocationStatus::Active => Ok(None),
+                RevocationStatus::Revoked => Err(AuthRejection::InvalidToken(ErrorKind::Revoked)),
+                RevocationStatus::Unavailable => Err(AuthRejection::Unavailable),
+            }
+        });
         Self {
-            kind: Kind::Revoking {
-                check,
-                request: Some(request),
-                service: Some(service),
+            kind: Kind::Checking {
+                held: Held::new(check, request, service),
                 config,
+                after: After::Revocation,
             },
         }
     }
+}
+
+/// What a held request needs once its check said yes.
+#[derive(Debug, Clone, Copy)]
+enum After {
+    /// The revocation check of a principal already attached: call.
+    Revocation,
+    /// The principal came from a key refresh: the CSRF check (for a cookie), attach, call.
+    Principal(Via),
 }
 
 /// The layer run again on the restored request, after the form-body check.
@@ -119,12 +128,10 @@ impl<S: Service<Request<B>>, B> ResponseFuture<S, B> {
         via: Via,
     ) -> Self {
         Self {
-            kind: Kind::Resolving {
-                check,
-                request: Some(request),
-                service: Some(service),
+            kind: Kind::Checking {
+                held: Held::new(check, request, service),
                 config,
-                via,
+                after: After::Principal(via),
             },
         }
     }
@@ -167,65 +174,22 @@ where
                         .expect("ResponseFuture polled after completion");
                     return Poll::Ready(Ok(response));
                 }
-                KindProj::Revoking {
-                    check,
-                    request,
-                    service,
+                KindProj::Checking {
+                    held,
                     config,
+                    after,
                 } => {
-                    let status = ready!(check.as_mut().poll(cx));
-                    let request = request
-                        .take()
-                        .expect("ResponseFuture polled after completion");
-                    let mut service = service
-                        .take()
-                        .expect("ResponseFuture polled after completion");
-                    let rejection = match status {
-                        RevocationStatus::Active => None,
-                        RevocationStatus::Revoked => {
-                            Some(AuthRejection::InvalidToken(ErrorKind::Revoked))
+                    let (outcome, mut request, mut service) = ready!(held.poll_check(cx));
+                    let outcome = match (outcome, *after) {
+                        (Ok(Some(principal)), After::Principal(via)) => {
+                            check_csrf(config, &request, via, &principal).map(|()| Some(principal))
                         }
-                        RevocationStatus::Unavailable => Some(AuthRejection::Unavailable),
+                        (outcome, _) => outcome,
                     };
-                    super::metrics::count(
-                        super::metrics::VERIFICATIONS,
-                        "outcome",
-                        request.extensions().get::<axum::extract::MatchedPath>(),
-                        rejection.as_ref().map_or("accepted", AuthRejection::code),
-                    );
-                    match rejection {
-                        Some(rejection) => Kind::Rejected {
-                            response: Some(config.reject(rejection)),
-                        },
-                        None => Kind::Inner {
-                            future: service.call(request),
-                        },
-                    }
-                }
-                KindProj::Resolving {
-                    check,
-                    request,
-                    service,
-                    config,
-                    via,
-                } => {
-                    let outcome = ready!(check.as_mut().poll(cx));
-                    let mut request = request
-                        .take()
-                        .expect("ResponseFuture polled after completion");
-                    let outcome = match outcome {
-                        Ok(Some(principal)) => {
-                            check_csrf(config, &request, *via, &principal).map(|()| Some(principal))
-                        }
-                        other => other,
-                    };
-                    let mut service = service
-                        .take()
-                        .expect("ResponseFuture polled after completion");
-                    let code = match &outcome {
-                        Ok(Some(_)) => "accepted",
-                        Ok(None) => "anonymous",
-                        Err(rejection) => rejection.code(),
+                    let code = match (&outcome, *after) {
+                        (Ok(_), After::Revocation) | (Ok(Some(_)), _) => "accepted",
+                        (Ok(None), _) => "anonymous",
+                        (Err(rejection), _) => rejection.code(),
                     };
                     super::metrics::count(
                         super::metrics::VERIFICATIONS,
@@ -235,7 +199,9 @@ where
                     );
                     match outcome {
                         Ok(principal) => {
-                            attach(&mut request, config, principal);
+                            if let After::Principal(_) = after {
+                                attach(&mut request, config, principal);
+                            }
                             Kind::Inner {
                                 future: service.call(request),
                             }
