@@ -1,10 +1,14 @@
 //! # authz-core
 //!
-//! JWT keys, strict verification, principals and policies — the part of
-//! [authz](https://github.com/authz-rs/authz) that knows nothing about HTTP.
+//! JWT keys, strict verification, principals and policies — the part of authz that knows
+//! nothing about HTTP. The default build is the verifying core (keys, verification,
+//! principals, policies, issuing, clock, errors); `remote`, `lifecycle` (+ `sqlite`,
+//! `postgres`, `redis`), `assertion` and `usage` are features.
 //!
 //! - [`key`]: load keys (raw secrets, PEM, DER, JWK, JWKS), refuse weak or inconsistent ones
-//!   at load, generate them, export public keys as PEM and JWKS.
+//!   at load, generate them, export public keys as PEM and JWKS; rotate them with a
+//!   [`KeyRing`](key::KeyRing). [`Verifier::builder`] takes any [`KeySource`](key::KeySource),
+//!   [`Issuer::new`] any [`SigningSource`](key::SigningSource).
 //! - [`verify`]: a [`Verifier`] that does every check RFC 7519/7515/7518/8725 ask, by default.
 //! - [`principal`]: the verified caller, with roles, scopes and permissions read from
 //!   configurable claims.
@@ -39,7 +43,8 @@
 //! let alice = verifier.verify(&token)?;
 //! assert!(Requirement::role("admin").evaluate(&alice).is_ok());
 //!
-//! let forged = format!("{}x", &token[..token.len() - 1]);
+//! // Another signature (the whole of it replaced, so it always differs).
+//! let forged = format!("{}.AAAA", &token[..token.rfind('.').unwrap_or(0)]);
 //! assert!(verifier.verify(&forged).is_err());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
