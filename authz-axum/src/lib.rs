@@ -21,7 +21,8 @@
 //! Everything else is in a module: [`layer`] (the layer's rarely named parts), [`quota`],
 //! [`cookie`] (tokens in cookies, CSRF), [`client`] (client addresses behind proxies),
 //! [`jwks`] (remote and published key sets), and with features [`token`] (`token-routes`),
-//! [`usage`] (`usage`), `serve` (`serve`). The framework-free core is [`core`]
+//! [`usage`] (`usage`), `serve` (`serve`), `testing` (`testing`: personas and an access
+//! matrix for an app's own tests). The framework-free core is [`core`]
 //! (`authz_core`): key rings, the token lifecycle and its stores, client assertions.
 //!
 //! ## The request path
@@ -84,6 +85,8 @@ pub mod keyserver;
 pub mod quota;
 #[cfg(feature = "serve")]
 pub mod serve;
+#[cfg(feature = "testing")]
+pub mod testing;
 #[cfg(feature = "token-routes")]
 pub mod token;
 #[cfg(feature = "usage")]
