@@ -313,7 +313,8 @@ where
                 // The slow path: one round trip to the shared store, bounded by its timeout.
                 let (shared, quota) = (shared.clone(), *quota);
                 let key = done.caller.name().to_owned();
-                let check: Check = Box::pin(async move { shared.spend(&key, &quota, now()).await });
+                let now = done.now();
+                let check: Check = Box::pin(async move { shared.spend(&key, &quota, now).await });
                 let ready = crate::take_ready(&mut self.inner);
                 return UsageFuture {
                     kind: Kind::Checking {
@@ -322,7 +323,7 @@ where
                     },
                 };
             }
-            match quotas.limiter.check(done.caller.name(), quota, now()) {
+            match quotas.limiter.check(done.caller.name(), quota, done.now()) {
                 QuotaDecision::Allowed {
                     limit,
                     remaining,
@@ -354,9 +355,10 @@ fn record(
     route: Option<&MatchedPath>,
     method: &Method,
     status: u16,
+    now: f64,
 ) {
     let route = route.map_or("(unmatched)", MatchedPath::as_str);
-    meter.record(caller, route, method_name(method), status, now() as u64);
+    meter.record(caller, route, method_name(method), status, now as u64);
 }
 
 /// The OAuth client a token was issued to (`client_id`, RFC 9068 §2.2, or OIDC's `azp`).
@@ -376,12 +378,14 @@ fn client_id(principal: &Principal) -> Option<String> {
 /// Counts the request for the caller, and for its client (`client:<id>`) when the token
 /// names one.
 fn record_done(done: &Done, status: u16) {
+    let now = done.now();
     record(
         &done.meter,
         done.caller.name(),
         done.route.as_ref(),
         &done.method,
         status,
+        now,
     );
     if let Caller::Subject(principal) = &done.caller
         && let Some(client) = client_id(principal)
@@ -392,6 +396,7 @@ fn record_done(done: &Done, status: u16) {
             done.route.as_ref(),
             &done.method,
             status,
+            now,
         );
     }
 }
@@ -410,6 +415,14 @@ struct Done {
 }
 
 impl Done {
+    /// The time, by the AuthLayer's clock (the verifier's: a test's `FixedClock` reaches the
+    /// quotas and the counts too), or the system's without a layer.
+    fn now(&self) -> f64 {
+        self.config.as_ref().map_or_else(now, |config| {
+            crate::quota::now(config.verifier.clock().as_ref())
+        })
+    }
+
     /// The refusal, through the AuthLayer's `OnRejection` when there is one.
     fn refuse(&self, rejection: AuthRejection) -> Response {
         refuse(self.config.as_deref(), rejection)

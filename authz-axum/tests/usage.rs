@@ -300,3 +300,46 @@ fn a_spent_cap_survives_a_flood_of_other_keys() {
         QuotaDecision::Limited { cap: true, .. }
     ));
 }
+
+/// Issue 13: the injected clock reaches the usage layer too. Behind an AuthLayer whose
+/// verifier reads a `FixedClock`, quotas refill and counts land by that clock, not the
+/// system's.
+#[tokio::test]
+async fn the_usage_layer_reads_the_auth_layers_clock() {
+    use authz_axum::FixedClock;
+    use tower::ServiceExt;
+
+    let start = 1_900_000_000; // 2030-03-17, far from the system clock
+    let clock = FixedClock::at_unix(start);
+    let verifier = Verifier::builder(KeySet::single(key().verifying_key()))
+        .with_clock(clock.clone())
+        .build()
+        .unwrap();
+    let meter = Arc::new(UsageMeter::new());
+    let app = Router::new()
+        .route("/posts", get(|| async { "posts" }))
+        .layer(
+            UsageLayer::new(meter.clone())
+                .with_quotas(Quotas::new().for_authenticated(Quota::rate(1, 1.0))),
+        )
+        .layer(AuthLayer::new(verifier));
+    let token = Issuer::new(key())
+        .with_clock(clock.clone())
+        .issue(&json!({"sub": "ivy"}))
+        .unwrap();
+    let send = || {
+        let request = axum::http::Request::get("/posts")
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        app.clone().oneshot(request)
+    };
+    assert_eq!(send().await.unwrap().status(), 200);
+    // The clock stands still: no refill, however long the test takes.
+    assert_eq!(send().await.unwrap().status(), 429);
+    clock.advance(std::time::Duration::from_secs(1));
+    assert_eq!(send().await.unwrap().status(), 200);
+    // Three requests counted in the minute of the fixed clock.
+    let rows = meter.usage(Some("ivy"), Granularity::Minute, start - 60, start + 60);
+    assert_eq!(rows.iter().map(|r| r.count).sum::<u64>(), 3, "{rows:?}");
+}
