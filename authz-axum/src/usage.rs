@@ -44,7 +44,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use authz_core::Principal;
 pub use authz_core::usage::{
@@ -209,10 +209,9 @@ fn unknown_address(caller: &Caller) -> bool {
     true
 }
 
+/// The system's time, for a request that passed no AuthLayer.
 pub(crate) fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+    crate::quota::now(&authz_core::SystemClock)
 }
 
 /// The caller, for counting and quotas: the principal (its `sub`; cloning it is an `Arc`
@@ -460,7 +459,7 @@ pin_project! {
         S: Service<Request<B>>,
     {
         Checking {
-            held: Held<S, B, Result<Option<(u64, u64, u64)>, crate::quota::Refusal>>,
+            held: Held<S, B, Check>,
             done: Option<Done>,
         },
         Inner { #[pin] future: S::Future, done: Option<Done> },

@@ -38,7 +38,7 @@ pin_project! {
     {
         Inner { #[pin] future: S::Future },
         Checking {
-            held: Held<S, B, Result<Option<Principal>, AuthRejection>>,
+            held: Held<S, B, Pending>,
             config: Arc<AuthConfig>,
             after: After,
         },
@@ -73,19 +73,34 @@ impl<S: Service<Request<B>>, B> ResponseFuture<S, B> {
         service: S,
         config: Arc<AuthConfig>,
     ) -> Self {
-        let check = Box::pin(async move {
-            match check.await {
-                RevocationStatus::Active => Ok(None),
-                RevocationStatus::Revoked => Err(AuthRejection::InvalidToken(ErrorKind::Revoked)),
-                RevocationStatus::Unavailable => Err(AuthRejection::Unavailable),
-            }
-        });
         Self {
             kind: Kind::Checking {
-                held: Held::new(check, request, service),
+                held: Held::new(Pending::Revocation(check), request, service),
                 config,
                 after: After::Revocation,
             },
+        }
+    }
+}
+
+/// What a held request waits for, answered the same way: the revocation hook's status, or
+/// a principal from a key refresh (no second box to map one into the other).
+enum Pending {
+    Revocation(BoxFuture<'static, RevocationStatus>),
+    Principal(BoxFuture<'static, Result<Option<Principal>, AuthRejection>>),
+}
+
+impl Future for Pending {
+    type Output = Result<Option<Principal>, AuthRejection>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Self::Revocation(check) => check.as_mut().poll(cx).map(|status| match status {
+                RevocationStatus::Active => Ok(None),
+                RevocationStatus::Revoked => Err(AuthRejection::InvalidToken(ErrorKind::Revoked)),
+                RevocationStatus::Unavailable => Err(AuthRejection::Unavailable),
+            }),
+            Self::Principal(check) => check.as_mut().poll(cx),
         }
     }
 }
@@ -129,7 +144,7 @@ impl<S: Service<Request<B>>, B> ResponseFuture<S, B> {
     ) -> Self {
         Self {
             kind: Kind::Checking {
-                held: Held::new(check, request, service),
+                held: Held::new(Pending::Principal(check), request, service),
                 config,
                 after: After::Principal(via),
             },
