@@ -84,25 +84,29 @@ impl TestKit {
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs();
+        // What the persona sets by `claim` wins over what the kit derives (as documented).
         let mut claims = persona.claims.clone();
-        claims.insert("sub".into(), persona.subject.clone().into());
+        let mut derive = |name: &str, value: Value| {
+            claims.entry(name).or_insert(value);
+        };
+        derive("sub", persona.subject.clone().into());
         if !persona.roles.is_empty() {
-            claims.insert("roles".into(), json!(persona.roles));
+            derive("roles", json!(persona.roles));
         }
         if !persona.scopes.is_empty() {
-            claims.insert("scope".into(), persona.scopes.join(" ").into());
+            derive("scope", persona.scopes.join(" ").into());
         }
         if !persona.permissions.is_empty() {
-            claims.insert("permissions".into(), json!(persona.permissions));
+            derive("permissions", json!(persona.permissions));
         }
-        claims.insert("iat".into(), now.into());
+        derive("iat", now.into());
         let exp = match persona.lifetime {
             Lifetime::For(ttl) => now.saturating_add(ttl.as_secs()),
             Lifetime::ExpiredAgo(ago) => now.saturating_sub(ago.as_secs()),
         };
-        claims.insert("exp".into(), exp.into());
+        derive("exp", exp.into());
         if let Some(after) = persona.not_before {
-            claims.insert("nbf".into(), now.saturating_add(after.as_secs()).into());
+            derive("nbf", now.saturating_add(after.as_secs()).into());
         }
         match self.issuer.issue(&Value::Object(claims)) {
             Ok(token) => token,

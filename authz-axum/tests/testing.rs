@@ -67,6 +67,17 @@ async fn personas_get_what_their_roles_scopes_and_claims_allow() {
         .expect(&acme, "/tenant", 200)
         .expect(&admin, "/tenant", 403)
         .expect(admin.clone().expired(), "GET /admin", 401)
+        // A claim set on the persona wins over the one the kit derives.
+        .expect(
+            admin.clone().claim("roles", json!(["user"])),
+            "GET /admin",
+            403,
+        )
+        .expect(
+            admin.clone().claim("iat", 4_000_000_000u64),
+            "GET /admin",
+            401,
+        )
         .check()
         .await;
 }
