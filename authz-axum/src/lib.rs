@@ -20,9 +20,10 @@
 //!
 //! Everything else is in a module: [`layer`] (the layer's rarely named parts), [`quota`],
 //! [`cookie`] (tokens in cookies, CSRF), [`client`] (client addresses behind proxies),
-//! [`jwks`] (remote and published key sets), and with features [`token`] (`token-routes`),
-//! [`usage`] (`usage`), `serve` (`serve`), `testing` (`testing`: personas and an access
-//! matrix for an app's own tests). The framework-free core is [`core`]
+//! [`jwks`] (remote and published key sets), [`guarded`] (what each guarded handler
+//! requires, as data), and with features [`token`] (`token-routes`), [`usage`] (`usage`),
+//! `openapi` (`openapi`: the OpenAPI document from `#[require_auth]`), `serve` (`serve`),
+//! `testing` (`testing`: personas and an access matrix for an app's own tests). The framework-free core is [`core`]
 //! (`authz_core`): key rings, the token lifecycle and its stores, client assertions.
 //!
 //! ## The request path
@@ -74,6 +75,7 @@ pub mod auth;
 pub mod client;
 pub mod cookie;
 mod guard;
+pub mod guarded;
 mod held;
 pub mod jwks;
 #[deprecated(
@@ -82,6 +84,8 @@ pub mod jwks;
 )]
 #[doc(hidden)]
 pub mod keyserver;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod quota;
 #[cfg(feature = "serve")]
 pub mod serve;
@@ -103,11 +107,15 @@ pub mod layer {
 /// Items for the code `#[require_auth]` generates. Not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::__authz_register_guarded as register_guarded;
     pub use crate::guard::{Guard, GuardSpec};
+    pub use crate::guarded::GuardedHandler;
     pub use authz_core::serde_json;
     pub use authz_core::usage::Quota;
     pub use authz_core::{Denied, Principal, Requirement};
     pub use http::request::Parts;
+    #[cfg(feature = "openapi")]
+    pub use inventory;
     pub use std::sync::LazyLock;
 }
 

@@ -193,6 +193,32 @@ impl Requirement {
         Self::new(Rule::AsyncCheck(name, Arc::new(check)))
     }
 
+    /// What this requirement is made of, one level deep: for tools that describe it
+    /// elsewhere (an OpenAPI document, a route manifest) rather than evaluate it.
+    ///
+    /// ```
+    /// use authz_core::Requirement as R;
+    /// use authz_core::policy::Shape;
+    ///
+    /// let r = R::any([R::role("admin"), R::scope("posts:write")]);
+    /// let Shape::Any(parts) = r.shape() else { unreachable!() };
+    /// assert!(matches!(parts[1].shape(), Shape::Scope("posts:write")));
+    /// ```
+    pub fn shape(&self) -> Shape<'_> {
+        match &self.0.rule {
+            Rule::Authenticated => Shape::Authenticated,
+            Rule::Role(r) => Shape::Role(r),
+            Rule::Scope(s) => Shape::Scope(s),
+            Rule::Permission(p) => Shape::Permission(p),
+            Rule::Claim(path, value) => Shape::Claim(path, value),
+            Rule::Any(rs) => Shape::Any(rs),
+            Rule::All(rs) => Shape::All(rs),
+            Rule::Not(r) => Shape::Not(r),
+            Rule::Check(name, _) => Shape::Check(name),
+            Rule::AsyncCheck(name, _) => Shape::Check(name),
+        }
+    }
+
     /// Whether evaluating needs [`evaluate_async`](Self::evaluate_async).
     pub fn is_async(&self) -> bool {
         match &self.0.rule {
@@ -412,6 +438,30 @@ impl fmt::Display for RuleText<'_> {
             Rule::Check(name, _) | Rule::AsyncCheck(name, _) => write!(f, "policy = {name}"),
         }
     }
+}
+
+/// One level of a [`Requirement`], from [`Requirement::shape`].
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Shape<'a> {
+    /// Any verified principal.
+    Authenticated,
+    /// This role.
+    Role(&'a str),
+    /// This scope.
+    Scope(&'a str),
+    /// This permission.
+    Permission(&'a str),
+    /// The claim at this path equals this value.
+    Claim(&'a ClaimPath, &'a serde_json::Value),
+    /// At least one of these.
+    Any(&'a [Requirement]),
+    /// Every one of these.
+    All(&'a [Requirement]),
+    /// Not this one.
+    Not(&'a Requirement),
+    /// A custom check (sync or async), by the name it was given.
+    Check(&'static str),
 }
 
 /// Why a principal was refused: the requirement that failed, and the scopes that would have

@@ -108,6 +108,44 @@ fn check_body_extractor_last(item: &ItemFn) -> syn::Result<()> {
     Ok(())
 }
 
+/// What the handler's entry says besides its requirement.
+struct Described {
+    policy: Option<String>,
+    quota: Option<String>,
+}
+
+/// The handler's [`GuardedHandler`] entry (`authz_axum::guarded`), registered through a macro
+/// of authz-axum's `__private` that its `openapi` feature switches on.
+fn entry(item: &ItemFn, marker: &syn::Ident, described: &Described) -> TokenStream {
+    let p = private();
+    let name = item.sig.ident.to_string();
+    let mut entry = quote! {
+        #p::GuardedHandler::new(
+            #name,
+            ::core::module_path!(),
+            <#marker as #p::GuardSpec>::requirement,
+        )
+    };
+    if let Some(route) = crate::route::utoipa_route(&item.attrs) {
+        if let Some(id) = route.operation_id {
+            entry.extend(quote!(.with_operation_id(#id)));
+        }
+        if let Some(path) = route.path {
+            let methods = route.methods;
+            entry.extend(quote!(.with_route(#path, &[#(#methods),*])));
+        }
+    }
+    if let Some(policy) = &described.policy {
+        entry.extend(quote!(.with_policy(#policy)));
+    }
+    if let Some(quota) = &described.quota {
+        entry.extend(quote!(.with_quota(#quota)));
+    }
+    quote! {
+        #p::register_guarded! { #entry }
+    }
+}
+
 pub(crate) fn expand(args: RequireAuthArgs, mut item: ItemFn) -> syn::Result<TokenStream> {
     if item.sig.asyncness.is_none() {
         return Err(syn::Error::new_spanned(
@@ -127,6 +165,16 @@ pub(crate) fn expand(args: RequireAuthArgs, mut item: ItemFn) -> syn::Result<Tok
     let mut policy = None;
     let mut quota = None;
     let mut requirements = Vec::new();
+    let args_text = Described {
+        policy: args.items.iter().find_map(|it| match it {
+            Item::Policy(path) => Some(quote!(#path).to_string().replace(' ', "")),
+            _ => None,
+        }),
+        quota: args.items.iter().find_map(|it| match it {
+            Item::Quota(lit, ..) => Some(lit.value()),
+            _ => None,
+        }),
+    };
     for it in args.items {
         match it {
             Item::Policy(path) => policy = Some(path),
@@ -179,6 +227,7 @@ pub(crate) fn expand(args: RequireAuthArgs, mut item: ItemFn) -> syn::Result<Tok
 
     let vis = &item.vis;
     let marker = format_ident!("__authz_guard_{}", item.sig.ident);
+    let entry = entry(&item, &marker, &args_text);
     let arg: FnArg = parse_quote!(__authz_guard: #p::Guard<#marker>);
     item.sig.inputs.insert(0, arg);
     Ok(quote! {
@@ -186,6 +235,8 @@ pub(crate) fn expand(args: RequireAuthArgs, mut item: ItemFn) -> syn::Result<Tok
         #[allow(non_camel_case_types)]
         #[derive(Debug)]
         #vis struct #marker;
+
+        #entry
 
         impl #p::GuardSpec for #marker {
             fn requirement() -> ::core::option::Option<&'static #p::Requirement> {

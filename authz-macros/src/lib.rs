@@ -4,6 +4,7 @@
 
 mod attr;
 mod expand;
+mod route;
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
