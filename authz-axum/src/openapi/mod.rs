@@ -75,7 +75,7 @@ use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{
     Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
 };
-use utoipa::openapi::{Components, OpenApi};
+use utoipa::openapi::{Components, OpenApi, RefOr, Response};
 
 use crate::guarded::GuardedHandler;
 
@@ -372,20 +372,53 @@ fn operation_name(operation: &Operation, handler: &GuardedHandler) -> String {
     )
 }
 
-/// Adds the responses whose status the operation does not document yet.
-fn add_missing(
-    operation: &mut Operation,
-    responses: Vec<(
-        &'static str,
-        utoipa::openapi::RefOr<utoipa::openapi::Response>,
-    )>,
-) {
+/// Adds the refusal responses: a status the operation does not document yet as it is; one
+/// it documents with another body gets both (`anyOf`) and the refusal's headers, keeping its
+/// description.
+fn add_missing(operation: &mut Operation, responses: Vec<(&'static str, RefOr<Response>)>) {
     for (status, response) in responses {
-        operation
-            .responses
-            .responses
-            .entry(status.to_owned())
-            .or_insert(response);
+        match operation.responses.responses.get_mut(status) {
+            None => {
+                operation
+                    .responses
+                    .responses
+                    .insert(status.to_owned(), response);
+            }
+            Some(existing @ RefOr::T(_)) => merge(existing, &response),
+            Some(RefOr::Ref(_)) => {}
+        }
+    }
+}
+
+fn merge(existing: &mut RefOr<Response>, ours: &RefOr<Response>) {
+    let (Ok(mut have), Ok(ours)) = (serde_json::to_value(&*existing), serde_json::to_value(ours))
+    else {
+        return;
+    };
+    let json = "application/json";
+    let our_schema = &ours["content"][json]["schema"];
+    match have["content"][json].get("schema").cloned() {
+        None if have.get("content").is_none() => have["content"] = ours["content"].clone(),
+        None => {}
+        Some(schema) if &schema == our_schema => {}
+        Some(schema)
+            if schema["anyOf"]
+                .as_array()
+                .is_some_and(|all| all.contains(our_schema)) => {}
+        Some(schema) => {
+            have["content"][json]["schema"] =
+                serde_json::json!({"anyOf": [schema, our_schema.clone()]});
+        }
+    }
+    if let Some(headers) = ours["headers"].as_object() {
+        for (name, header) in headers {
+            if have["headers"].get(name).is_none() {
+                have["headers"][name] = header.clone();
+            }
+        }
+    }
+    if let Ok(merged) = serde_json::from_value(have) {
+        *existing = merged;
     }
 }
 

@@ -214,8 +214,12 @@ fn apply_matches_by_route_then_by_operation_id() {
         admin["description"],
         "The admin page.\n\n**Requires** a valid bearer token and `role = \"admin\"`; quota 30/min per caller (`#[require_auth]`)."
     );
-    // The handler's own 403 is kept; the quota brings a 429.
-    assert_eq!(admin["responses"]["403"], json!({"description": "mine"}));
+    // The handler's own 403 keeps its description and gets the refusal's body and headers;
+    // the quota brings a 429.
+    assert_eq!(
+        admin["responses"]["403"],
+        json!({"description": "mine", "headers": challenge(), "content": error_ref()})
+    );
     let statuses: Vec<&String> = admin["responses"]
         .as_object()
         .map(|r| r.keys().collect())
@@ -299,4 +303,24 @@ fn password_flow_lists_the_scopes_with_their_operations() {
     );
     assert!(json["components"]["schemas"].get("TokenResponse").is_some());
     assert!(json["components"]["schemas"].get("TokenError").is_some());
+}
+
+#[test]
+fn a_status_documented_with_another_body_gets_both() {
+    let mut doc: OpenApi = mapping::typed(json!({
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {"/me": {"get": {"operationId": "me", "responses": {
+            "503": {"description": "db down", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        }}}}
+    }));
+    let handlers = [GuardedHandler::new("me", "app", anyone)];
+    Secure::new().apply_with(&mut doc, &handlers);
+    let response = &to_json(&doc)["paths"]["/me"]["get"]["responses"]["503"];
+    assert_eq!(response["description"], "db down");
+    assert_eq!(
+        response["content"]["application/json"]["schema"],
+        json!({"anyOf": [{"$ref": "#/components/schemas/Problem"}, {"$ref": "#/components/schemas/AuthError"}]})
+    );
+    assert!(response["headers"].get("Retry-After").is_some());
 }

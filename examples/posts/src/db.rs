@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row as _};
 
 /// A post as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Post {
     /// Its id.
     pub id: i64,
@@ -25,7 +25,7 @@ pub struct Post {
 }
 
 /// A new or updated post (the seed's `PostCreate`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostIn {
     /// Title.

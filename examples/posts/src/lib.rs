@@ -9,6 +9,7 @@
 //! routes), `routes::posts` (`/posts` CRUD), `db` (the posts table).
 
 pub mod db;
+pub mod openapi;
 pub mod routes;
 
 use std::sync::Arc;
@@ -264,5 +265,6 @@ pub async fn app(config: &Config) -> Result<Router, String> {
     // Outermost: every layer and route below reads the client address it works out.
     Ok(public
         .merge(guarded)
+        .merge(openapi::routes())
         .layer(ClientAddressLayer::new(proxies)))
 }

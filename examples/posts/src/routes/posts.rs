@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use super::{ApiError, JsonBody};
 use crate::AppState;
 use crate::db::{Post, PostIn, Viewer};
+use crate::openapi::Problem;
 
 /// The routes.
 pub fn routes() -> Router<AppState> {
@@ -40,7 +41,14 @@ fn viewer(user: &Principal) -> Result<Viewer, ApiError> {
     }
 }
 
+/// Lists the posts the caller may read: every published one, and their own drafts (an
+/// admin's: every draft).
 #[require_auth]
+#[utoipa::path(get, path = "/posts", tag = "posts", responses(
+    (status = 200, description = "The posts", body = [Post]),
+    (status = 403, description = "The token names no user of this service (`not_a_user`)", body = Problem),
+    (status = 503, description = "The database could not answer", body = Problem),
+))]
 async fn list(
     State(state): State<AppState>,
     Auth(user): Auth,
@@ -53,7 +61,16 @@ async fn list(
         .map_err(ApiError::unavailable)
 }
 
+/// Creates a post owned by the caller.
 #[require_auth]
+#[utoipa::path(post, path = "/posts", tag = "posts", request_body = PostIn, responses(
+    (status = 201, description = "Created", body = Post),
+    (status = 400, description = "A body of the wrong shape or length (`invalid_body`)", body = Problem),
+    (status = 403, description = "The token names no user of this service (`not_a_user`)", body = Problem),
+    (status = 413, description = "The body is over 64 KiB (`invalid_body`)", body = Problem),
+    (status = 415, description = "Not `application/json` (`invalid_body`)", body = Problem),
+    (status = 503, description = "The database could not answer", body = Problem),
+))]
 async fn create(
     State(state): State<AppState>,
     Auth(user): Auth,
@@ -68,7 +85,14 @@ async fn create(
     Ok((StatusCode::CREATED, Json(post)))
 }
 
+/// One post, if the caller may read it (a draft of someone else's is "not found").
 #[require_auth]
+#[utoipa::path(get, path = "/posts/{id}", tag = "posts", params(("id" = i64, Path, description = "The post's id")), responses(
+    (status = 200, description = "The post", body = Post),
+    (status = 403, description = "The token names no user of this service (`not_a_user`)", body = Problem),
+    (status = 404, description = "No such post, or a draft of someone else's (`not_found`)", body = Problem),
+    (status = 503, description = "The database could not answer", body = Problem),
+))]
 async fn show(
     State(state): State<AppState>,
     Auth(user): Auth,
@@ -100,7 +124,17 @@ async fn editable(state: &AppState, user: &Principal, id: i64) -> Result<Post, A
     }
 }
 
+/// Replaces a post: its author or an admin.
 #[require_auth]
+#[utoipa::path(put, path = "/posts/{id}", tag = "posts", params(("id" = i64, Path, description = "The post's id")), request_body = PostIn, responses(
+    (status = 200, description = "The post as updated", body = Post),
+    (status = 400, description = "A body of the wrong shape or length (`invalid_body`)", body = Problem),
+    (status = 403, description = "Neither the author nor an admin (`not_owner`), or no user (`not_a_user`)", body = Problem),
+    (status = 404, description = "No such post (`not_found`)", body = Problem),
+    (status = 413, description = "The body is over 64 KiB (`invalid_body`)", body = Problem),
+    (status = 415, description = "Not `application/json` (`invalid_body`)", body = Problem),
+    (status = 503, description = "The database could not answer", body = Problem),
+))]
 async fn update(
     State(state): State<AppState>,
     Auth(user): Auth,
@@ -116,7 +150,14 @@ async fn update(
     }
 }
 
+/// Deletes a post: its author or an admin.
 #[require_auth]
+#[utoipa::path(delete, path = "/posts/{id}", tag = "posts", params(("id" = i64, Path, description = "The post's id")), responses(
+    (status = 204, description = "Deleted"),
+    (status = 403, description = "Neither the author nor an admin (`not_owner`), or no user (`not_a_user`)", body = Problem),
+    (status = 404, description = "No such post (`not_found`)", body = Problem),
+    (status = 503, description = "The database could not answer", body = Problem),
+))]
 async fn remove(
     State(state): State<AppState>,
     Auth(user): Auth,

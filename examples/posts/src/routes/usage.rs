@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::ApiError;
 use crate::AppState;
+use crate::openapi::{Problem, UsageAll, UsageMe};
 
 /// The routes.
 pub fn routes() -> Router<AppState> {
@@ -30,6 +31,10 @@ fn today() -> (u64, u64) {
 /// Requests per caller today (UTC): users by subject id and username, anonymous callers by
 /// address (`anon:…`, no username).
 #[require_auth(role = "admin")]
+#[utoipa::path(get, path = "/usage", tag = "usage", responses(
+    (status = 200, description = "Today's requests per caller", body = UsageAll),
+    (status = 503, description = "Redis or the database could not answer", body = Problem),
+))]
 async fn all(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let (from, to) = today();
     let totals = match &state.redis {
@@ -58,6 +63,10 @@ async fn all(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
 
 /// The caller's requests today, by route, method and status class.
 #[require_auth]
+#[utoipa::path(get, path = "/usage/me", tag = "usage", responses(
+    (status = 200, description = "The caller's requests today", body = UsageMe),
+    (status = 503, description = "Redis could not answer", body = Problem),
+))]
 async fn me(State(state): State<AppState>, Auth(user): Auth) -> Result<Json<Value>, ApiError> {
     let (from, to) = today();
     let rows = match &state.redis {

@@ -13,9 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiError, JsonBody};
 use crate::AppState;
+use crate::openapi::Problem;
 
 /// The seed's `UserCreate`: a username or an email (or both), and a password.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UserIn {
     username: Option<String>,
@@ -24,7 +25,7 @@ struct UserIn {
 }
 
 /// The seed's `UserOut`: never the password or its hash.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserOut {
     id: i64,
     username: String,
@@ -57,6 +58,16 @@ pub fn routes() -> Router<AppState> {
 
 /// Registration: self-registered accounts get the `user` role, never more — whatever name
 /// they take (roles are granted to accounts by an operator, never to names).
+#[utoipa::path(post, path = "/users", tag = "users", request_body = UserIn, responses(
+    (status = 201, description = "Registered", body = UserOut),
+    (status = 400, description = "A body of the wrong shape, or a name or password the policy refuses (`invalid_body`)", body = Problem),
+    (status = 409, description = "The username or email is taken (`conflict`)", body = Problem),
+    (status = 413, description = "The body is over the limit (`invalid_body`)", body = Problem),
+    (status = 415, description = "Not `application/json` (`invalid_body`)", body = Problem),
+    (status = 429, description = "Too many registrations from this address (`too_many_attempts`)", body = Problem,
+        headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    (status = 503, description = "The database could not answer", body = Problem),
+))]
 async fn create(
     State(state): State<AppState>,
     parts: axum::http::request::Parts,
@@ -101,6 +112,11 @@ async fn create(
 /// A user's profile, for a logged-in caller; the email only for the account's owner and for
 /// admins.
 #[require_auth]
+#[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = i64, Path, description = "The user's id")), responses(
+    (status = 200, description = "The profile", body = UserOut),
+    (status = 404, description = "No such user (`not_found`)", body = Problem),
+    (status = 503, description = "The database could not answer", body = Problem),
+))]
 async fn show(
     State(state): State<AppState>,
     Auth(caller): Auth,
