@@ -51,7 +51,7 @@ fn body(schema: Value) -> Value {
 }
 
 fn string(description: &str) -> Value {
-    json!({"type": "string", "description": description})
+    json!({"type": "string", "minLength": 1, "description": description})
 }
 
 /// Statuses every token route shares: the body's size and type, the store.
@@ -79,7 +79,7 @@ fn token_path(client_credentials: bool) -> Value {
     let mut properties = json!({
         "grant_type": {"type": "string", "enum": grants, "description": "`password` (RFC 6749 §4.3; may be left out when `username` is given) or `refresh_token` (§6)."},
         "username": string("The username (or email), for `password`."),
-        "password": {"type": "string", "format": "password", "description": "For `password`."},
+        "password": {"type": "string", "minLength": 1, "format": "password", "description": "For `password`."},
         "refresh_token": string("For `refresh_token`."),
         "scope": string("Ignored for `password`."),
     });
@@ -158,7 +158,7 @@ fn refresh_path() -> Value {
         "operationId": "token_refresh",
         "summary": "Refresh",
         "description": "Trades a refresh token for a new access + refresh pair. Reusing a spent refresh token revokes its whole session.",
-        "requestBody": body(json!({"type": "object", "required": ["refresh_token"], "properties": {"refresh_token": {"type": "string"}}})),
+        "requestBody": body(json!({"type": "object", "required": ["refresh_token"], "properties": {"refresh_token": {"type": "string", "minLength": 1}}})),
         "responses": responses,
         "security": []
     }})
@@ -173,10 +173,9 @@ fn revoke_path() -> Value {
         "tags": ["token"],
         "operationId": "token_revoke",
         "summary": "Revoke a token",
-        "description": "RFC 7009: revokes a refresh token (and its session) or an access token. `token_type_hint` is ignored.",
+        "description": "RFC 7009: revokes a refresh token (and its session) or an access token. A `token_type_hint` may be sent; it is ignored.",
         "requestBody": body(json!({"type": "object", "required": ["token"], "properties": {
-            "token": {"type": "string"},
-            "token_type_hint": {"type": "string"}
+            "token": {"type": "string", "minLength": 1}
         }})),
         "responses": responses,
         "security": []

@@ -28,9 +28,17 @@ pub struct Post {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostIn {
-    /// Title.
+    /// Title: 1 to 200 characters once trimmed, no control characters.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub title: String,
-    /// Body.
+    /// Body: at most 10 000 characters, no control characters but newlines and tabs.
+    #[schema(
+        max_length = 10000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     pub content: String,
     /// Published (default true).
     #[serde(default = "yes")]

@@ -257,7 +257,9 @@ pub async fn app(config: &Config) -> Result<Router, String> {
         .with_state(state)
         .merge(token_routes.logout_routes())
         .layer(usage)
-        .layer(
+        // On matched routes only: a method a route does not have is 405, with or without a
+        // token (as the OpenAPI document says).
+        .route_layer(
             AuthLayer::new(tokens.verifier().clone())
                 .with_realm("posts")
                 .with_revocation(tokens),

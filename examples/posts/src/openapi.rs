@@ -137,9 +137,9 @@ pub fn document() -> utoipa::openapi::OpenApi {
              (FastAPI's `OAuth2PasswordRequestForm`) or JSON."
                 .to_owned(),
         );
-        let schema = json!({"type": "object", "properties": {
-            "username": {"type": "string", "description": "The username or email."},
-            "password": {"type": "string", "format": "password"}
+        let schema = json!({"type": "object", "required": ["username", "password"], "properties": {
+            "username": {"type": "string", "minLength": 1, "description": "The username or email."},
+            "password": {"type": "string", "minLength": 1, "format": "password"}
         }});
         login.request_body = serde_json::from_value(json!({
             "required": true,

@@ -127,6 +127,30 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// A resource id in the path (`/posts/{id}`), whose rejection (not a 64-bit integer) comes in
+/// our error shape: 400 `invalid_path`, as the OpenAPI document says, instead of axum's plain
+/// text.
+#[derive(Debug, Clone, Copy)]
+pub struct IdPath(pub i64);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for IdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<i64>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(id)) => Ok(Self(id)),
+            Err(rejection) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_path",
+                rejection.body_text(),
+            )),
+        }
+    }
+}
+
 fn rejection_error(rejection: &JsonRejection) -> ApiError {
     let status = match rejection.status() {
         // FastAPI answers 422 for a body of the wrong shape; we say 400 for every

@@ -4,12 +4,12 @@
 //! author or an `admin` updates or deletes.
 
 use authz_axum::{Auth, Principal, require_auth};
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 
-use super::{ApiError, JsonBody};
+use super::{ApiError, IdPath, JsonBody};
 use crate::AppState;
 use crate::db::{Post, PostIn, Viewer};
 use crate::openapi::Problem;
@@ -89,6 +89,7 @@ async fn create(
 #[require_auth]
 #[utoipa::path(get, path = "/posts/{id}", tag = "posts", params(("id" = i64, Path, description = "The post's id")), responses(
     (status = 200, description = "The post", body = Post),
+    (status = 400, description = "An id that is not a 64-bit integer (`invalid_path`)", body = Problem),
     (status = 403, description = "The token names no user of this service (`not_a_user`)", body = Problem),
     (status = 404, description = "No such post, or a draft of someone else's (`not_found`)", body = Problem),
     (status = 503, description = "The database could not answer", body = Problem),
@@ -96,7 +97,7 @@ async fn create(
 async fn show(
     State(state): State<AppState>,
     Auth(user): Auth,
-    Path(id): Path<i64>,
+    IdPath(id): IdPath,
 ) -> Result<Json<Post>, ApiError> {
     let viewer = viewer(&user)?;
     match state.posts.get(id).await {
@@ -128,7 +129,7 @@ async fn editable(state: &AppState, user: &Principal, id: i64) -> Result<Post, A
 #[require_auth]
 #[utoipa::path(put, path = "/posts/{id}", tag = "posts", params(("id" = i64, Path, description = "The post's id")), request_body = PostIn, responses(
     (status = 200, description = "The post as updated", body = Post),
-    (status = 400, description = "A body of the wrong shape or length (`invalid_body`)", body = Problem),
+    (status = 400, description = "A body of the wrong shape or length (`invalid_body`), or an id that is not a 64-bit integer (`invalid_path`)", body = Problem),
     (status = 403, description = "Neither the author nor an admin (`not_owner`), or no user (`not_a_user`)", body = Problem),
     (status = 404, description = "No such post (`not_found`)", body = Problem),
     (status = 413, description = "The body is over 64 KiB (`invalid_body`)", body = Problem),
@@ -138,7 +139,7 @@ async fn editable(state: &AppState, user: &Principal, id: i64) -> Result<Post, A
 async fn update(
     State(state): State<AppState>,
     Auth(user): Auth,
-    Path(id): Path<i64>,
+    IdPath(id): IdPath,
     JsonBody(post): JsonBody<PostIn>,
 ) -> Result<Json<Post>, ApiError> {
     post.validate().map_err(ApiError::invalid)?;
@@ -154,6 +155,7 @@ async fn update(
 #[require_auth]
 #[utoipa::path(delete, path = "/posts/{id}", tag = "posts", params(("id" = i64, Path, description = "The post's id")), responses(
     (status = 204, description = "Deleted"),
+    (status = 400, description = "An id that is not a 64-bit integer (`invalid_path`)", body = Problem),
     (status = 403, description = "Neither the author nor an admin (`not_owner`), or no user (`not_a_user`)", body = Problem),
     (status = 404, description = "No such post (`not_found`)", body = Problem),
     (status = 503, description = "The database could not answer", body = Problem),
@@ -161,7 +163,7 @@ async fn update(
 async fn remove(
     State(state): State<AppState>,
     Auth(user): Auth,
-    Path(id): Path<i64>,
+    IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
     editable(&state, &user, id).await?;
     match state.posts.delete(id).await {

@@ -5,13 +5,13 @@
 use authz_axum::core::lifecycle::LifecycleError;
 use authz_axum::core::lifecycle::store::User;
 use authz_axum::{Auth, require_auth};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, JsonBody};
+use super::{ApiError, IdPath, JsonBody};
 use crate::AppState;
 use crate::openapi::Problem;
 
@@ -19,8 +19,14 @@ use crate::openapi::Problem;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UserIn {
+    /// A login name (or give `email`): 1 to 64 characters, no invisible ones.
+    #[schema(min_length = 1, max_length = 64)]
     username: Option<String>,
+    /// An email, which also logs in.
+    #[schema(min_length = 1, max_length = 254)]
     email: Option<String>,
+    /// At least 8 characters (not a common password), at most 1024 bytes.
+    #[schema(min_length = 8, max_length = 1024)]
     password: String,
 }
 
@@ -114,13 +120,14 @@ async fn create(
 #[require_auth]
 #[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = i64, Path, description = "The user's id")), responses(
     (status = 200, description = "The profile", body = UserOut),
+    (status = 400, description = "An id that is not a 64-bit integer (`invalid_path`)", body = Problem),
     (status = 404, description = "No such user (`not_found`)", body = Problem),
     (status = 503, description = "The database could not answer", body = Problem),
 ))]
 async fn show(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Path(id): Path<i64>,
+    IdPath(id): IdPath,
 ) -> Result<Json<UserOut>, ApiError> {
     let user = tokio::time::timeout(
         state.tokens.store_timeout(),
