@@ -5,6 +5,7 @@
 pub mod config;
 pub mod controller;
 pub mod decorator;
+pub mod openapi;
 pub mod resource;
 
 use axum::Router;

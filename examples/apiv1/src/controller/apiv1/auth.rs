@@ -16,7 +16,7 @@ pub fn describe(principal: &Principal) -> Value {
 }
 
 /// A new item.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewItem {
     /// Its name, 1 to 100 characters.
@@ -24,7 +24,7 @@ pub struct NewItem {
 }
 
 /// A stored item.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Item {
     /// Its id.
     pub id: u64,
