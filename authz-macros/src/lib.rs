@@ -26,6 +26,11 @@ use proc_macro::TokenStream;
 /// debug checks must see the guard argument; the other order gives a misleading E0061 about
 /// the number of arguments). Use it on free `async fn`s, not on methods in an `impl` block.
 ///
+/// With `#[utoipa::path(...)]`, put `#[require_auth]` above it: with authz-axum's `openapi`
+/// feature, the operation then gets its security and refusal responses, found by the route
+/// read from utoipa's attribute (`authz_axum::openapi`). The other order works by operation
+/// id. Either way the handler keeps serving the same.
+///
 /// **The hidden guard.** The argument the attribute adds is of type
 /// `authz_axum::__private::Guard<__authz_guard_HANDLER>`; rustc names it when a handler does
 /// not satisfy axum's `Handler` trait (E0277). The usual cause is an extractor that reads the
