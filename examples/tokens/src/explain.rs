@@ -227,6 +227,8 @@ pub(crate) fn run(args: &VerifyArgs, json: bool) -> Result<(), Failure> {
             let reading = reader.read(check, verdict.as_ref().ok());
             let before = first.is_none_or(|first| check < first);
             let (status, detail, unverified) = match first {
+                // Not configured is not configured, before the failure or after it.
+                _ if reading.off => (Status::Off, reading.detail, None),
                 _ if before => {
                     let status = if reading.off {
                         Status::Off
@@ -255,6 +257,11 @@ pub(crate) fn run(args: &VerifyArgs, json: bool) -> Result<(), Failure> {
         })
         .collect();
 
+    let at = format!(
+        "{}{}",
+        rfc3339(settings.now),
+        if args.now.is_some() { " (--now)" } else { "" }
+    );
     if json {
         let checks: Vec<Value> = rows
             .iter()
@@ -285,6 +292,11 @@ pub(crate) fn run(args: &VerifyArgs, json: bool) -> Result<(), Failure> {
         };
         println!("{report}");
     } else {
+        println!(
+            "checking at {at}, leeway {}s, against {} trusted key(s)\n",
+            args.leeway,
+            settings.keys.len()
+        );
         for row in &rows {
             let detail = match row.unverified {
                 Some(true) => format!("would pass: {}", row.detail),

@@ -578,7 +578,11 @@ fn refusals_exit_1_with_pyjwt_messages_and_explain_agrees() {
             );
         }
         for check in &checks[at + 1..] {
-            assert_eq!(check["status"], "not_reached", "{}", case.name);
+            assert!(
+                check["status"] == "not_reached" || check["status"] == "off",
+                "{}: {check} after the failure",
+                case.name
+            );
         }
 
         // The human report marks the same line and ends with the same verdict.
