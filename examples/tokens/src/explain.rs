@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::cli::VerifyArgs;
 use crate::inspect::{Unverified, token_arg};
 use crate::outcome::Failure;
-use crate::time::{relative, rfc3339, span};
+use crate::time::{numeric_date, relative, rfc3339, span};
 use crate::verify::{Settings, describe};
 
 /// One check of the verifier, in the order it runs them.
@@ -278,7 +278,7 @@ pub(crate) fn run(args: &VerifyArgs, json: bool) -> Result<(), Failure> {
             Ok(principal) => json!({
                 "valid": true,
                 "sub": principal.subject(),
-                "now": settings.now,
+                "now": numeric_date(settings.now),
                 "checks": checks,
             }),
             Err(err) => json!({
@@ -286,7 +286,7 @@ pub(crate) fn run(args: &VerifyArgs, json: bool) -> Result<(), Failure> {
                 "code": err.code(),
                 "message": err.message(),
                 "first_failure": first.map(Check::name),
-                "now": settings.now,
+                "now": numeric_date(settings.now),
                 "checks": checks,
             }),
         };

@@ -25,6 +25,15 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("{text:?} is too long"))
 }
 
+/// A `NumericDate` as JSON: an integer when it is whole (as tokens carry them), else a float.
+pub(crate) fn numeric_date(unix: f64) -> serde_json::Value {
+    if unix.fract() == 0.0 && unix.abs() < 9e15 {
+        (unix as i64).into()
+    } else {
+        unix.into()
+    }
+}
+
 /// A Unix time as RFC 3339 UTC, e.g. `2026-12-07T23:12:33Z` (fractions dropped).
 pub(crate) fn rfc3339(unix: f64) -> String {
     let secs = unix.floor() as i64;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::cli::{DecodeArgs, VerifyArgs};
 use crate::inspect::{Unverified, token_arg};
 use crate::outcome::Failure;
-use crate::time::{relative, rfc3339};
+use crate::time::{numeric_date, relative, rfc3339};
 
 /// A verifier configuration and the instant it checks at.
 #[derive(Debug)]
@@ -163,7 +163,7 @@ fn summary(principal: &Principal) -> Value {
         "sub": principal.subject(),
         "alg": principal.algorithm().as_str(),
         "kid": principal.key_id(),
-        "exp": principal.expires_at(),
+        "exp": principal.expires_at().map(numeric_date),
         "roles": principal.roles().collect::<Vec<_>>(),
         "scopes": principal.scopes().collect::<Vec<_>>(),
         "claims": serde_json::from_str::<Value>(principal.claims_json()).unwrap_or_default(),
