@@ -431,7 +431,8 @@ impl Reader<'_> {
                     "the token says {alg:?}, the key is {} (alg is never taken from the token)",
                     key.algorithm()
                 )),
-                _ => Reading::unknown(""),
+                (Some(alg), None) => Reading::unknown(format!("the token says {alg:?}")),
+                (None, _) => Reading::unknown(""),
             },
             Check::Signature => match self.selected() {
                 Some(key) => {
@@ -442,7 +443,7 @@ impl Reader<'_> {
             Check::Typ => {
                 let typ = t.header_str("typ");
                 match &self.args.typ {
-                    None => Reading::off(format!("none required (token: {})", shown(typ))),
+                    None => Reading::off(format!("not required (token: {})", shown(typ))),
                     Some(required) => Reading::of(
                         typ.is_some_and(|typ| typ_matches(typ, required)),
                         format!("token: {}, required: {required:?}", shown(typ)),
@@ -682,7 +683,7 @@ fn typ_matches(typ: &str, required: &str) -> bool {
     strip(typ).eq_ignore_ascii_case(strip(required))
 }
 
-/// An optional string for people: quoted, or "none".
+/// An optional string for people: quoted, or "absent".
 fn shown(value: Option<&str>) -> String {
-    value.map_or_else(|| "none".to_owned(), |v| format!("{v:?}"))
+    value.map_or_else(|| "absent".to_owned(), |v| format!("{v:?}"))
 }

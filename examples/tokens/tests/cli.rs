@@ -382,7 +382,65 @@ fn refusals(dir: &Scratch) -> Vec<Refusal> {
         check,
     };
     let std = ["--iss", ISS, "--aud", "orders"];
+    // A token with this header, our claims and a signature that is never reached.
+    let with_header = |header: Value| {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let claims = good.split('.').nth(1).unwrap();
+        format!("{}.{claims}.{foreign_sig}", b64.encode(header.to_string()))
+    };
+    let second = Scratch::new("second-key");
+    es_key(&second);
+    std::fs::copy(second.path("es.jwks"), dir.path("second.jwks")).unwrap();
     vec![
+        refusal(
+            "alg none",
+            with_header(json!({"alg": "none", "typ": "JWT"})),
+            &std,
+            "algorithm_not_allowed",
+            "The specified alg value is not allowed",
+            "alg",
+        ),
+        refusal(
+            "HS256 with a public key",
+            with_header(json!({"alg": "HS256"})),
+            &std,
+            "algorithm_not_allowed",
+            "The specified alg value is not allowed",
+            "alg",
+        ),
+        refusal(
+            "no alg",
+            with_header(json!({"typ": "JWT"})),
+            &std,
+            "algorithm_not_allowed",
+            "The specified alg value is not allowed",
+            "header",
+        ),
+        refusal(
+            "crit",
+            with_header(json!({"alg": "ES256", "crit": ["exp"]})),
+            &std,
+            "unsupported_crit",
+            "Unsupported critical extension (crit)",
+            "header",
+        ),
+        refusal(
+            "no kid, two keys",
+            with_header(json!({"alg": "ES256"})),
+            &["--key", "second.jwks", "--iss", ISS, "--aud", "orders"],
+            "missing_kid",
+            "Token is missing the \"kid\" header",
+            "key",
+        ),
+        refusal(
+            "exp of the wrong type",
+            token(dir, &["--claim", "exp=soon"]),
+            &std,
+            "invalid_claim",
+            "Invalid \"exp\" claim: wrong type or value",
+            "claims",
+        ),
         refusal(
             "garbage",
             "abc".into(),
