@@ -12,7 +12,7 @@
 
 use authz_axum::core::Segment;
 use authz_axum::core::verify::DEFAULT_MAX_TOKEN_LEN;
-use authz_axum::{ErrorKind, KeySet, Principal, VerifyingKey};
+use authz_axum::{Error, ErrorKind, KeySet, Principal, VerifyingKey};
 use serde_json::{Value, json};
 
 use crate::cli::VerifyArgs;
@@ -220,48 +220,7 @@ pub(crate) fn run(args: &VerifyArgs, json: bool) -> Result<(), Failure> {
         .as_ref()
         .err()
         .map(|err| reader.check_of(err.kind()));
-    let rows: Vec<Row> = Check::ALL
-        .into_iter()
-        .filter(|&check| check != Check::Other || first == Some(Check::Other))
-        .map(|check| {
-            let reading = reader.read(check, verdict.as_ref().ok());
-            let before = first.is_none_or(|first| check < first);
-            let (status, detail, unverified) = match first {
-                // Not configured is not configured, before the failure or after it.
-                _ if reading.off => (Status::Off, reading.detail, None),
-                _ if before => {
-                    let status = if reading.off {
-                        Status::Off
-                    } else {
-                        Status::Pass
-                    };
-                    (status, reading.detail, None)
-                }
-                Some(first) if first == check => {
-                    let message = verdict.as_ref().err().map(ToString::to_string);
-                    let detail = match (message, reading.detail.is_empty()) {
-                        (Some(message), true) => message,
-                        (Some(message), false) => format!("{message} — {}", reading.detail),
-                        (None, _) => reading.detail,
-                    };
-                    (Status::Fail, detail, None)
-                }
-                _ => (Status::NotReached, reading.detail, reading.passes),
-            };
-            Row {
-                check,
-                status,
-                detail,
-                unverified,
-            }
-        })
-        .collect();
-
-    let at = format!(
-        "{}{}",
-        rfc3339(settings.now),
-        if args.now.is_some() { " (--now)" } else { "" }
-    );
+    let rows = rows(&reader, &verdict, first);
     if json {
         let checks: Vec<Value> = rows
             .iter()
@@ -293,7 +252,9 @@ pub(crate) fn run(args: &VerifyArgs, json: bool) -> Result<(), Failure> {
         println!("{report}");
     } else {
         println!(
-            "checking at {at}, leeway {}s, against {} trusted key(s)\n",
+            "checking at {}{}, leeway {}s, against {} trusted key(s)\n",
+            rfc3339(settings.now),
+            if args.now.is_some() { " (--now)" } else { "" },
             args.leeway,
             settings.keys.len()
         );
@@ -330,6 +291,36 @@ pub(crate) fn run(args: &VerifyArgs, json: bool) -> Result<(), Failure> {
         Ok(_) => Ok(()),
         Err(_) => Err(Failure::Reported),
     }
+}
+
+/// The report's lines: every check in the verifier's order, with its status from the
+/// verifier's verdict and its facts from the token.
+fn rows(reader: &Reader<'_>, verdict: &Result<Principal, Error>, first: Option<Check>) -> Vec<Row> {
+    Check::ALL
+        .into_iter()
+        .filter(|&check| check != Check::Other || first == Some(Check::Other))
+        .map(|check| {
+            let reading = reader.read(check, verdict.as_ref().ok());
+            let status = match first {
+                Some(first) if first == check => Status::Fail,
+                // Not configured is not configured, before the failure or after it.
+                _ if reading.off => Status::Off,
+                Some(first) if check > first => Status::NotReached,
+                _ => Status::Pass,
+            };
+            let detail = match (status, verdict) {
+                (Status::Fail, Err(err)) if reading.detail.is_empty() => err.to_string(),
+                (Status::Fail, Err(err)) => format!("{err} — {}", reading.detail),
+                _ => reading.detail,
+            };
+            Row {
+                check,
+                status,
+                detail,
+                unverified: reading.passes.filter(|_| status == Status::NotReached),
+            }
+        })
+        .collect()
 }
 
 /// Reads each check's facts from the unverified token and the settings.

@@ -98,14 +98,7 @@ impl KeyArgs {
         if keys.len() == 1 {
             return Ok(keys.pop().map(KeySet::single));
         }
-        let keys = keys.into_iter().map(|key| match key.kid() {
-            Some(_) => key,
-            None => match key.thumbprint() {
-                Some(thumbprint) => key.with_kid(thumbprint),
-                None => key,
-            },
-        });
-        KeySet::new(keys)
+        KeySet::new(keys.into_iter().map(named))
             .map(Some)
             .map_err(|e| Failure::input(format!("the keys do not make a key set: {e}")))
     }
@@ -144,14 +137,19 @@ pub(crate) fn public_keys(
                     file.display()
                 )));
             }
-            let key = match (key.kid(), key.thumbprint()) {
-                (None, Some(thumbprint)) => key.with_kid(thumbprint),
-                _ => key,
-            };
-            keys.push(key);
+            keys.push(named(key));
         }
     }
     Ok(keys)
+}
+
+/// The key with its `kid`, or named by its thumbprint when it has none (as `keygen` names
+/// keys); an HMAC secret without `kid` keeps none.
+fn named(key: VerifyingKey) -> VerifyingKey {
+    match (key.kid(), key.thumbprint()) {
+        (None, Some(thumbprint)) => key.with_kid(thumbprint),
+        _ => key,
+    }
 }
 
 /// Reads and loads one key file.
