@@ -1,5 +1,5 @@
 //! The command line: subcommands and their options (clap derive). Each subcommand's work is
-//! in the file named after it.
+//! in the file named after it; `decode` shares `verify.rs` with `verify`.
 
 use std::path::PathBuf;
 
