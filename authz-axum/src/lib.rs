@@ -82,6 +82,7 @@ pub mod jwks;
 )]
 #[doc(hidden)]
 pub mod keyserver;
+pub mod manifest;
 pub mod quota;
 #[cfg(feature = "serve")]
 pub mod serve;
@@ -103,7 +104,7 @@ pub mod layer {
 /// Items for the code `#[require_auth]` generates. Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::guard::{Guard, GuardSpec};
+    pub use crate::guard::{Guard, GuardSpec, Public};
     pub use authz_core::serde_json;
     pub use authz_core::usage::Quota;
     pub use authz_core::{Denied, Principal, Requirement};
@@ -117,7 +118,7 @@ pub use authz_core::{
     KeySet, Principal, Requirement, SigningKey, SystemClock, Verifier, VerifyingKey,
     generate_secret,
 };
-pub use authz_macros::require_auth;
+pub use authz_macros::{public, require_auth};
 
 /// Every name of authz-core at this crate's root, as 0.1 had them: kept for one release so
 /// that code written against 0.1 still builds. Not part of the API — name them through
