@@ -58,7 +58,13 @@
 //! ```
 
 mod csrf;
+mod tokens;
 
 pub use csrf::{
     Csrf, CsrfConfigError, DEFAULT_CSRF_COOKIE, DEFAULT_CSRF_HEADER, MIN_CSRF_KEY_BYTES,
+};
+#[cfg(feature = "token-routes")]
+pub(crate) use tokens::Issued;
+pub use tokens::{
+    DEFAULT_ACCESS_COOKIE, DEFAULT_REFRESH_COOKIE, DEFAULT_REFRESH_PATH, TokenCookies,
 };
