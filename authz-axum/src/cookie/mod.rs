@@ -60,6 +60,8 @@
 mod csrf;
 mod tokens;
 
+#[cfg(feature = "ws")]
+pub(crate) use csrf::cookie_value;
 pub use csrf::{
     Csrf, CsrfConfigError, DEFAULT_CSRF_COOKIE, DEFAULT_CSRF_HEADER, MIN_CSRF_KEY_BYTES,
 };
