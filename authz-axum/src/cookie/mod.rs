@@ -1,5 +1,7 @@
-//! Tokens in cookies, for browser apps: the cross-site request forgery check ([`Csrf`]) that
-//! the [`AuthLayer`](crate::AuthLayer) runs whenever it took the token from a cookie.
+//! Tokens in cookies, for browser apps: the cookies the token routes set ([`TokenCookies`],
+//! with [`TokenRoutes::with_cookies`](crate::token::TokenRoutes::with_cookies)), and the
+//! cross-site request forgery check ([`Csrf`]) that the [`AuthLayer`](crate::AuthLayer) runs
+//! whenever it took the token from a cookie.
 //!
 //! A page's script never has to hold the token: the access token travels in an `HttpOnly`
 //! cookie, and the page reads only the CSRF cookie, whose value it sends back in the
