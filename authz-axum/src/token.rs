@@ -21,6 +21,12 @@
 //! `/logout-all` means nothing changed and retrying is safe; their 200/204 means the
 //! revocation is durable.
 //!
+//! **For browser apps**, [`TokenRoutes::with_cookies`] answers logins and refreshes with
+//! cookies (the access token, the refresh token scoped to `/token/refresh`, the CSRF token;
+//! see [`TokenCookies`]) instead of (or besides) the JSON body, takes the refresh token from
+//! its cookie when the body has none — after the CSRF check of its session —, and clears the
+//! cookies at logout and logout-all.
+//!
 //! Mount [`TokenRoutes::public_routes`] (`/token`, `/token/refresh`, `/token/revoke`)
 //! **outside** the [`AuthLayer`](crate::AuthLayer), so that a stale access token sent along
 //! can never break a login or a refresh, and [`TokenRoutes::logout_routes`] (`/logout`,
