@@ -46,6 +46,14 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Where `program` is on `PATH` (the build script found it there).
+fn on_path(program: &str) -> String {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|dir| dir.join(program))
+        .find(|path| path.is_file())
+        .map_or_else(|| program.to_owned(), |path| path.display().to_string())
+}
+
 fn artifacts() -> PathBuf {
     let dir = std::env::var_os("AUTHZ_BROWSER_ARTIFACTS")
         .map(PathBuf::from)
@@ -249,7 +257,7 @@ async fn the_web_front_end_in_a_real_browser() {
     capabilities.insert(
         "goog:chromeOptions".into(),
         json!({
-            "binary": "/usr/bin/chromium",
+            "binary": on_path("chromium"),
             "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
                      "--disable-gpu", "--window-size=1000,1100"],
         }),
