@@ -92,6 +92,8 @@ pub mod testing;
 pub mod token;
 #[cfg(feature = "usage")]
 pub mod usage;
+#[cfg(feature = "ws")]
+pub mod ws;
 
 /// The parts of the [`AuthLayer`] an app seldom names: its service and future, the
 /// extractors' rejection, custom token sources, the default rejection hook.
