@@ -817,7 +817,12 @@ async fn refresh_by_cookie(
         Err(error) => return Err(cleared(TokenError::from(error))),
     };
     if session_of(service, &pair.access_token).as_deref() != Some(sid) {
-        // The cookie named another session than its refresh token's: a tampered cookie.
+        // The cookie named another session than its refresh token's: a tampered cookie. The
+        // rotation already happened, so end that session (its family and access tokens)
+        // rather than leave it half-used; a store failure here is the same 503 as any.
+        if let Err(error) = service.revoke(&pair.refresh_token).await {
+            return Err(TokenError::from(error).into_response());
+        }
         return Err(cleared(TokenError::from(
             LifecycleError::InvalidRefreshToken,
         )));

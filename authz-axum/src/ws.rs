@@ -59,7 +59,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use authz_core::{ErrorKind, Principal, Verifier};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -207,8 +207,19 @@ impl WsGuard {
         }
         let revocation = inner.revocation.clone();
         let interval = inner.interval;
+        // Time left until `exp` by the verifier's clock (an app or test on a `FixedClock`
+        // sees the same expiry here as in verification).
+        let now = inner
+            .verifier
+            .clock()
+            .now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
         upgrade.on_upgrade(move |socket| {
-            callback(GuardedSocket::new(socket, principal, revocation, interval))
+            callback(GuardedSocket::new(
+                socket, principal, revocation, interval, now,
+            ))
         })
     }
 
@@ -357,12 +368,9 @@ impl GuardedSocket {
         principal: Principal,
         revocation: Option<Arc<dyn Revocation>>,
         interval: Duration,
+        now: f64,
     ) -> Self {
         let expiry = principal.expires_at().map(|exp| {
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_secs_f64();
             let left = Duration::try_from_secs_f64((exp - now).max(0.0)).unwrap_or(Duration::MAX);
             let deadline = Instant::now()
                 .checked_add(left)

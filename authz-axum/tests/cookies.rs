@@ -513,6 +513,10 @@ async fn a_tampered_refresh_cookie_is_refused() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    // The tampering ended the session whose refresh token it used (already rotated), and
+    // only that one.
+    assert_eq!(app.me(&session).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.me(&other).await, StatusCode::OK);
     // No session id in front: the cookie names no session whose CSRF token was sent.
     let malformed = Session {
         refresh: token.to_owned(),

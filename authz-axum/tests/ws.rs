@@ -13,7 +13,7 @@ use authz_axum::core::lifecycle::TokenService;
 use authz_axum::core::lifecycle::password::Passwords;
 use authz_axum::token::TokenRoutes;
 use authz_axum::ws::{GuardedSocket, WsGuard};
-use authz_axum::{Algorithm, SigningKey};
+use authz_axum::{Algorithm, FixedClock, SigningKey};
 use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocketUpgrade};
@@ -53,7 +53,16 @@ async fn ws(
 }
 
 async fn start(access_ttl: Duration) -> App {
-    let service = TokenService::builder(SigningKey::generate(Algorithm::ES256).unwrap())
+    start_at(access_ttl, None).await
+}
+
+async fn start_at(access_ttl: Duration, clock: Option<FixedClock>) -> App {
+    let builder = TokenService::builder(SigningKey::generate(Algorithm::ES256).unwrap());
+    let builder = match clock {
+        Some(clock) => builder.with_clock(clock),
+        None => builder,
+    };
+    let service = builder
         .with_access_ttl(access_ttl)
         .with_passwords(Passwords::with_params(
             argon2::Params::new(1024, 1, 1, None).unwrap(),
@@ -261,6 +270,32 @@ async fn an_expired_token_ends_the_connection_with_1008() {
         .await
         .unwrap();
     assert_eq!(next_text(&mut client).await, "hello 1");
+    let (code, reason) = close_frame(&mut client, Duration::from_secs(5)).await;
+    assert_eq!(code, CloseCode::Policy, "1008");
+    assert_eq!(reason, "token expired");
+}
+
+/// The expiry timer reads the verifier's clock, as verification does: on a `FixedClock` six
+/// years behind the system's, a token with 2 s left lives 2 s (with the system clock it would
+/// be taken for long expired and closed at once).
+#[tokio::test]
+async fn the_expiry_timer_reads_the_verifiers_clock() {
+    let app = start_at(
+        Duration::from_secs(2),
+        Some(FixedClock::at_unix(1_600_000_000)),
+    )
+    .await;
+    let token = app.token().await;
+    let offer = format!("authz.bearer, {token}");
+    let (mut client, _) = connect(app.request(&[("sec-websocket-protocol", &offer)]))
+        .await
+        .unwrap();
+    assert_eq!(next_text(&mut client).await, "hello 1");
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    futures_util::SinkExt::send(&mut client, WsMessage::text("still here"))
+        .await
+        .unwrap();
+    assert_eq!(next_text(&mut client).await, "still here");
     let (code, reason) = close_frame(&mut client, Duration::from_secs(5)).await;
     assert_eq!(code, CloseCode::Policy, "1008");
     assert_eq!(reason, "token expired");
