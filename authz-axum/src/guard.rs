@@ -9,6 +9,7 @@ use axum::extract::FromRequestParts;
 use http::request::Parts;
 
 use crate::auth::{AuthConfig, AuthRejection, ExtractRejection, state};
+use crate::manifest::{Access, Probe, probe_answer};
 
 /// What one guarded handler requires. `#[require_auth]` implements it on a hidden marker type
 /// per handler: the requirement is built once (a `LazyLock`), never parsed per request.
@@ -51,6 +52,10 @@ impl<S: Send + Sync, T: GuardSpec> FromRequestParts<S> for Guard<T> {
     type Rejection = ExtractRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        if let Some(probe) = parts.extensions.get::<Probe>() {
+            probe.found(Access::guarded::<T>());
+            return Err(ExtractRejection::new(probe_answer()));
+        }
         let state = state(parts)?;
         let reject = |parts: &Parts, config: &AuthConfig, rejection: AuthRejection| {
             let route = parts.extensions.get::<axum::extract::MatchedPath>();
@@ -93,5 +98,24 @@ impl<S: Send + Sync, T: GuardSpec> FromRequestParts<S> for Guard<T> {
             return Err(reject(parts, &config, rejection.into()));
         }
         Ok(Guard(PhantomData))
+    }
+}
+
+/// The hidden extractor argument of a `#[public]` handler: nothing on a real request; it
+/// answers the route manifest's probe ([`crate::manifest`]) as public.
+#[derive(Debug)]
+pub struct Public;
+
+impl<S: Send + Sync> FromRequestParts<S> for Public {
+    type Rejection = ExtractRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<Probe>() {
+            Some(probe) => {
+                probe.found(Access::Public);
+                Err(ExtractRejection::new(probe_answer()))
+            }
+            None => Ok(Public),
+        }
     }
 }

@@ -84,6 +84,7 @@ pub mod jwks;
 )]
 #[doc(hidden)]
 pub mod keyserver;
+pub mod manifest;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 pub mod quota;
@@ -95,6 +96,8 @@ pub mod testing;
 pub mod token;
 #[cfg(feature = "usage")]
 pub mod usage;
+#[cfg(feature = "ws")]
+pub mod ws;
 
 /// The parts of the [`AuthLayer`] an app seldom names: its service and future, the
 /// extractors' rejection, custom token sources, the default rejection hook.
@@ -108,7 +111,7 @@ pub mod layer {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::__authz_register_guarded as register_guarded;
-    pub use crate::guard::{Guard, GuardSpec};
+    pub use crate::guard::{Guard, GuardSpec, Public};
     pub use crate::guarded::GuardedHandler;
     pub use authz_core::serde_json;
     pub use authz_core::usage::Quota;
@@ -125,7 +128,7 @@ pub use authz_core::{
     KeySet, Principal, Requirement, SigningKey, SystemClock, Verifier, VerifyingKey,
     generate_secret,
 };
-pub use authz_macros::require_auth;
+pub use authz_macros::{public, require_auth};
 
 /// Every name of authz-core at this crate's root, as 0.1 had them: kept for one release so
 /// that code written against 0.1 still builds. Not part of the API — name them through

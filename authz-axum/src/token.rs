@@ -21,6 +21,12 @@
 //! `/logout-all` means nothing changed and retrying is safe; their 200/204 means the
 //! revocation is durable.
 //!
+//! **For browser apps**, [`TokenRoutes::with_cookies`] answers logins and refreshes with
+//! cookies (the access token, the refresh token scoped to `/token/refresh`, the CSRF token;
+//! see [`TokenCookies`]) instead of (or besides) the JSON body, takes the refresh token from
+//! its cookie when the body has none — after the CSRF check of its session —, and clears the
+//! cookies at logout and logout-all.
+//!
 //! Mount [`TokenRoutes::public_routes`] (`/token`, `/token/refresh`, `/token/revoke`)
 //! **outside** the [`AuthLayer`](crate::AuthLayer), so that a stale access token sent along
 //! can never break a login or a refresh, and [`TokenRoutes::logout_routes`] (`/logout`,
@@ -64,6 +70,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::Auth;
+use crate::cookie::{Issued, TokenCookies};
 
 /// The default request body limit of the token routes.
 pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024;
@@ -77,6 +84,7 @@ pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-t
 pub struct TokenRoutes {
     service: TokenService,
     clients: Option<Arc<Clients>>,
+    cookies: Option<Arc<TokenCookies>>,
     body_limit: usize,
 }
 
@@ -99,6 +107,7 @@ impl std::fmt::Debug for Clients {
 struct Shared {
     service: TokenService,
     clients: Option<Arc<Clients>>,
+    cookies: Option<Arc<TokenCookies>>,
 }
 
 impl TokenRoutes {
@@ -107,8 +116,32 @@ impl TokenRoutes {
         Self {
             service,
             clients: None,
+            cookies: None,
             body_limit: DEFAULT_BODY_LIMIT,
         }
+    }
+
+    /// Answers password logins and refreshes by setting cookies — the access token, the
+    /// refresh token and the CSRF token, as [`TokenCookies`] describes — and logout and
+    /// logout-all by clearing them (`Max-Age=0`). By default the JSON body then carries no
+    /// token ([`TokenCookies::with_tokens_in_body`] puts them back).
+    ///
+    /// - `POST /token/refresh` takes its refresh token from the refresh cookie when the body
+    ///   has none; such a refresh passes the same CSRF check as the [`AuthLayer`](crate::AuthLayer)'s
+    ///   (origin, then the `x-csrf-token` header equal to the CSRF cookie and to the CSRF
+    ///   token of the refresh cookie's session) before anything is rotated, and rotates all
+    ///   three cookies. A refused refresh token clears them.
+    /// - A password login checks the request's origin (OWASP's "login CSRF": another site
+    ///   must not log the browser in to an account of its choosing).
+    /// - Refusals are 403 `{"detail": "CSRF check failed: …", "code": "csrf_failed"}`, and
+    ///   nothing is stored.
+    ///
+    /// Guard the other routes with [`AuthLayer::with_token_cookies`](crate::AuthLayer::with_token_cookies),
+    /// so that `/logout`, `/logout-all` and the app's own routes read the cookie (with CSRF
+    /// checks). See the [`cookie`](crate::cookie) module for an example.
+    pub fn with_cookies(mut self, cookies: TokenCookies) -> Self {
+        self.cookies = Some(Arc::new(cookies));
+        self
     }
 
     /// Adds the client-credentials grant (RFC 6749 §4.4) to `POST /token`, with the client
@@ -135,6 +168,7 @@ impl TokenRoutes {
         Shared {
             service: self.service.clone(),
             clients: self.clients.clone(),
+            cookies: self.cookies.clone(),
         }
     }
 
@@ -186,6 +220,10 @@ pub struct TokenResponse {
     scope: Option<String>,
     /// The device token to set as [`DEVICE_COOKIE`], after a password login.
     device: Option<String>,
+    /// The session's cookies (with [`TokenRoutes::with_cookies`]).
+    cookies: Vec<HeaderValue>,
+    /// Whether the body carries the tokens (always, without cookies).
+    body_tokens: bool,
 }
 
 impl std::fmt::Debug for TokenResponse {
@@ -204,6 +242,8 @@ impl TokenResponse {
             token_type: "Bearer",
             scope: None,
             device: None,
+            cookies: Vec::new(),
+            body_tokens: true,
         }
     }
 
@@ -224,6 +264,8 @@ impl TokenResponse {
             token_type: "Bearer",
             scope: Some(scopes.join(" ")),
             device: None,
+            cookies: Vec::new(),
+            body_tokens: true,
         }
     }
 
@@ -246,12 +288,14 @@ fn no_store(mut response: Response) -> Response {
 impl IntoResponse for TokenResponse {
     fn into_response(self) -> Response {
         let mut body = json!({
-            "access_token": self.pair.access_token,
             "token_type": self.token_type,
             "expires_in": self.pair.expires_in,
         });
-        if !self.pair.refresh_token.is_empty() {
-            body["refresh_token"] = self.pair.refresh_token.into();
+        if self.body_tokens {
+            body["access_token"] = self.pair.access_token.into();
+            if !self.pair.refresh_token.is_empty() {
+                body["refresh_token"] = self.pair.refresh_token.into();
+            }
         }
         if let Some(scope) = self.scope {
             body["scope"] = scope.into();
@@ -260,6 +304,11 @@ impl IntoResponse for TokenResponse {
         if let Some(device) = self.device
             && let Some(cookie) = device_cookie(&device)
         {
+            response
+                .headers_mut()
+                .append(http::header::SET_COOKIE, cookie);
+        }
+        for cookie in self.cookies {
             response
                 .headers_mut()
                 .append(http::header::SET_COOKIE, cookie);
@@ -372,6 +421,12 @@ impl IntoResponse for TokenError {
     }
 }
 
+impl From<TokenError> for Response {
+    fn from(error: TokenError) -> Self {
+        error.into_response()
+    }
+}
+
 /// The fields of a token request, whichever grant.
 #[derive(Deserialize, Default)]
 struct TokenRequest {
@@ -446,19 +501,21 @@ fn required(field: Option<String>, name: &str) -> Result<String, TokenError> {
 }
 
 async fn token(
-    State(Shared { service, clients }): State<Shared>,
+    State(Shared {
+        service,
+        clients,
+        cookies,
+    }): State<Shared>,
     parts: Parts,
     body: Result<Bytes, BytesRejection>,
-) -> Result<TokenResponse, TokenError> {
+) -> Result<TokenResponse, Response> {
     let request: TokenRequest = parse_body(&parts.headers, &body_of(body)?)?;
     // FastAPI's OAuth2PasswordRequestForm makes grant_type optional; so do we, for the
     // password grant only.
     let grant = match request.grant_type.as_deref() {
         None if request.username.is_some() => "password",
         None => {
-            return Err(TokenError::invalid_request(
-                "the `grant_type` field is required",
-            ));
+            return Err(TokenError::invalid_request("the `grant_type` field is required").into());
         }
         Some(grant) => grant,
     };
@@ -466,15 +523,33 @@ async fn token(
         "password" => {
             let username = required(request.username, "username")?;
             let password = required(request.password, "password")?;
-            let success = password_login(&service, &parts, &username, &password).await?;
-            Ok(TokenResponse::new(success.pair).with_device(success.device))
+            if let Some(cookies) = &cookies {
+                cookies
+                    .csrf()
+                    .check_origin_only(&parts.method, &parts.headers, &parts.uri)
+                    .map_err(csrf_refused)?;
+            }
+            let success = password_login(&service, &parts, &username, &password)
+                .await
+                .map_err(TokenError::from)?;
+            let response = TokenResponse::new(success.pair).with_device(success.device);
+            with_session_cookies(&service, cookies.as_deref(), &parts, response)
         }
         "refresh_token" => {
             let refresh_token = required(request.refresh_token, "refresh_token")?;
-            Ok(TokenResponse::new(service.refresh(&refresh_token).await?))
+            let pair = service
+                .refresh(&refresh_token)
+                .await
+                .map_err(TokenError::from)?;
+            with_session_cookies(
+                &service,
+                cookies.as_deref(),
+                &parts,
+                TokenResponse::new(pair),
+            )
         }
         "client_credentials" if clients.is_some() => {
-            client_credentials(&service, clients.as_deref(), request).await
+            Ok(client_credentials(&service, clients.as_deref(), request).await?)
         }
         _ => Err(TokenError {
             status: StatusCode::BAD_REQUEST,
@@ -485,8 +560,64 @@ async fn token(
                 "grant_type must be `password` or `refresh_token`".into()
             },
             retry_after: None,
-        }),
+        }
+        .into_response()),
     }
+}
+
+/// 403 `csrf_failed`, in the [`AuthLayer`](crate::AuthLayer)'s shape.
+fn csrf_refused(reason: &'static str) -> Response {
+    tracing::debug!(target: "authz_axum::rejection", code = "csrf_failed", reason, "request refused");
+    no_store(crate::AuthRejection::CsrfFailed(reason).to_response("api"))
+}
+
+/// The session id (`sid`) of an access token this service just issued.
+fn session_of(service: &TokenService, access_token: &str) -> Option<String> {
+    static SID: std::sync::LazyLock<authz_core::ClaimPath> =
+        std::sync::LazyLock::new(|| authz_core::ClaimPath::new("sid"));
+    let principal = service.verifier().verify(access_token).ok()?;
+    match principal.claim(&SID) {
+        Some(serde_json::Value::String(sid)) => Some(sid),
+        _ => None,
+    }
+}
+
+/// `response` with the session's cookies, when the routes set cookies.
+#[allow(clippy::result_large_err)] // the handlers' error is the response itself
+fn with_session_cookies(
+    service: &TokenService,
+    cookies: Option<&TokenCookies>,
+    parts: &Parts,
+    mut response: TokenResponse,
+) -> Result<TokenResponse, Response> {
+    let Some(cookies) = cookies else {
+        return Ok(response);
+    };
+    let unavailable = |what: &str| {
+        tracing::error!(target: "authz_axum::token", what, "cannot set the session cookies");
+        TokenError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            error: "server_error",
+            description: "the session cookies could not be made".into(),
+            retry_after: None,
+        }
+        .into_response()
+    };
+    let pair = &response.pair;
+    let sid = session_of(service, &pair.access_token)
+        .ok_or_else(|| unavailable("the access token has no session id"))?;
+    let issued = Issued {
+        access_token: &pair.access_token,
+        access_ttl: service.access_ttl(),
+        refresh_token: &pair.refresh_token,
+        refresh_ttl: service.refresh_idle_ttl(),
+        sid: &sid,
+    };
+    response.cookies = cookies
+        .issue((&parts.headers, &parts.uri), issued)
+        .map_err(|_| unavailable("a cookie is not a valid header value"))?;
+    response.body_tokens = cookies.tokens_in_body();
+    Ok(response)
 }
 
 /// The name of the cookie that carries a client's device token (see
@@ -623,13 +754,80 @@ async fn client_credentials(
 }
 
 async fn refresh(
-    State(Shared { service, .. }): State<Shared>,
-    headers: HeaderMap,
+    State(Shared {
+        service, cookies, ..
+    }): State<Shared>,
+    parts: Parts,
     body: Result<Bytes, BytesRejection>,
-) -> Result<TokenResponse, TokenError> {
-    let request: TokenRequest = parse_body(&headers, &body_of(body)?)?;
+) -> Result<TokenResponse, Response> {
+    let body = body_of(body)?;
+    // With cookies, an empty body (or one without `refresh_token`) means "the cookie's".
+    let request: TokenRequest = match &cookies {
+        Some(_) if body.is_empty() => TokenRequest::default(),
+        _ => parse_body(&parts.headers, &body)?,
+    };
+    if let (None, Some(cookies)) = (&request.refresh_token, &cookies) {
+        return refresh_by_cookie(&service, cookies, &parts).await;
+    }
     let refresh_token = required(request.refresh_token, "refresh_token")?;
-    Ok(TokenResponse::new(service.refresh(&refresh_token).await?))
+    let pair = service
+        .refresh(&refresh_token)
+        .await
+        .map_err(TokenError::from)?;
+    with_session_cookies(
+        &service,
+        cookies.as_deref(),
+        &parts,
+        TokenResponse::new(pair),
+    )
+}
+
+/// A refresh whose token is the refresh cookie's: the CSRF check of its session first, then
+/// the rotation, then all three cookies anew. A refused refresh token clears them.
+async fn refresh_by_cookie(
+    service: &TokenService,
+    cookies: &TokenCookies,
+    parts: &Parts,
+) -> Result<TokenResponse, Response> {
+    let Some((sid, refresh_token)) = cookies.refresh_cookie(&parts.headers) else {
+        return Err(TokenError::invalid_request(
+            "the `refresh_token` field or the refresh cookie is required",
+        )
+        .into_response());
+    };
+    cookies
+        .csrf()
+        .check_session(&parts.method, &parts.headers, &parts.uri, sid)
+        .map_err(csrf_refused)?;
+    let cleared = |error: TokenError| {
+        let mut response = error.into_response();
+        for cookie in cookies
+            .clear(&parts.headers, &parts.uri)
+            .unwrap_or_default()
+        {
+            response
+                .headers_mut()
+                .append(http::header::SET_COOKIE, cookie);
+        }
+        response
+    };
+    let pair = match service.refresh(refresh_token).await {
+        Ok(pair) => pair,
+        Err(error) if error.is_unavailable() => return Err(TokenError::from(error).into_response()),
+        Err(error) => return Err(cleared(TokenError::from(error))),
+    };
+    if session_of(service, &pair.access_token).as_deref() != Some(sid) {
+        // The cookie named another session than its refresh token's: a tampered cookie. The
+        // rotation already happened, so end that session (its family and access tokens)
+        // rather than leave it half-used; a store failure here is the same 503 as any.
+        if let Err(error) = service.revoke(&pair.refresh_token).await {
+            return Err(TokenError::from(error).into_response());
+        }
+        return Err(cleared(TokenError::from(
+            LifecycleError::InvalidRefreshToken,
+        )));
+    }
+    with_session_cookies(service, Some(cookies), parts, TokenResponse::new(pair))
 }
 
 async fn revoke(
@@ -659,19 +857,41 @@ fn own(service: &TokenService, principal: &authz_core::Principal) -> Result<(), 
 }
 
 async fn logout(
-    State(Shared { service, .. }): State<Shared>,
+    State(Shared {
+        service, cookies, ..
+    }): State<Shared>,
+    parts: Parts,
     Auth(principal): Auth,
-) -> Result<StatusCode, TokenError> {
+) -> Result<Response, TokenError> {
     own(&service, &principal)?;
     service.logout(&principal).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(logged_out(cookies.as_deref(), &parts))
 }
 
 async fn logout_all(
-    State(Shared { service, .. }): State<Shared>,
+    State(Shared {
+        service, cookies, ..
+    }): State<Shared>,
+    parts: Parts,
     Auth(principal): Auth,
-) -> Result<StatusCode, TokenError> {
+) -> Result<Response, TokenError> {
     own(&service, &principal)?;
     service.logout_all(principal.subject()).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(logged_out(cookies.as_deref(), &parts))
+}
+
+/// 204, clearing the session's cookies when the routes set cookies.
+fn logged_out(cookies: Option<&TokenCookies>, parts: &Parts) -> Response {
+    let mut response = no_store(StatusCode::NO_CONTENT.into_response());
+    if let Some(cookies) = cookies {
+        for cookie in cookies
+            .clear(&parts.headers, &parts.uri)
+            .unwrap_or_default()
+        {
+            response
+                .headers_mut()
+                .append(http::header::SET_COOKIE, cookie);
+        }
+    }
+    response
 }

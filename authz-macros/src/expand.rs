@@ -249,3 +249,23 @@ pub(crate) fn expand(args: RequireAuthArgs, mut item: ItemFn) -> syn::Result<Tok
         #item
     })
 }
+
+/// `#[public]`'s expansion: the handler with one hidden `Public` argument first.
+pub(crate) fn expand_public(mut item: ItemFn) -> syn::Result<TokenStream> {
+    if item.sig.asyncness.is_none() {
+        return Err(syn::Error::new_spanned(
+            item.sig.fn_token,
+            "`#[public]` can only be applied to `async fn`s",
+        ));
+    }
+    if let Some(FnArg::Receiver(receiver)) = item.sig.inputs.first() {
+        return Err(syn::Error::new_spanned(
+            receiver,
+            "a handler cannot take `self`",
+        ));
+    }
+    let p = private();
+    let arg: FnArg = parse_quote!(__authz_public: #p::Public);
+    item.sig.inputs.insert(0, arg);
+    Ok(quote!(#item))
+}

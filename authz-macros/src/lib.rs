@@ -135,3 +135,50 @@ pub fn require_auth(attr: TokenStream, item: TokenStream) -> TokenStream {
         }
     }
 }
+
+/// Declares an axum handler open to everyone, on purpose: the counterpart of
+/// `#[require_auth]` for the route manifest (`authz_axum::manifest`), which reports every
+/// route as guarded, public or **undeclared**, and can fail a test or a start-up on the last.
+///
+/// It adds one hidden extractor argument that does nothing on a real request (one lookup in
+/// the request's extensions) and answers the manifest's probe, so the handler stays as
+/// written otherwise. It takes no arguments.
+///
+/// ```
+/// use authz_axum::public;
+///
+/// #[public]
+/// async fn health() -> &'static str { "ok" }
+/// ```
+///
+/// ```compile_fail
+/// #[authz_axum::public(role = "admin")]
+/// async fn health() -> &'static str { "ok" } // `#[public]` takes no arguments
+/// ```
+#[proc_macro_attribute]
+pub fn public(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let original = proc_macro2::TokenStream::from(item.clone());
+    let expanded = if attr.is_empty() {
+        syn::parse::<syn::ItemFn>(item)
+            .map_err(|_| {
+                syn::Error::new_spanned(&original, "`#[public]` can only be applied to functions")
+            })
+            .and_then(expand::expand_public)
+    } else {
+        Err(syn::Error::new(
+            proc_macro2::TokenStream::from(attr)
+                .into_iter()
+                .next()
+                .map_or_else(proc_macro2::Span::call_site, |token| token.span()),
+            "`#[public]` takes no arguments; to guard a handler, use `#[require_auth(...)]`",
+        ))
+    };
+    match expanded {
+        Ok(tokens) => tokens.into(),
+        Err(error) => {
+            let mut tokens = error.into_compile_error();
+            tokens.extend(original);
+            tokens.into()
+        }
+    }
+}

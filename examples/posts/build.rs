@@ -10,4 +10,5 @@ fn main() {
     watch_python();
     probe_python("requests", "authz_py_requests", "AUTHZ_REQUIRE_PYJWT");
     probe_faults();
+    probe_browser();
 }

@@ -16,10 +16,12 @@
 // | `authz_pyjwt` | `python3` imports `jwt` and `cryptography` |
 // | `authz_py_requests` | `python3` imports `requests` |
 // | `authz_faults` | `AUTHZ_FAULTS=1` (the slow fault-injection suite; needs PostgreSQL's server binaries and `redis-server`) |
+// | `authz_chromium` | `chromium` and `chromedriver` run (`scripts/browser-deps` installs them); required with `AUTHZ_REQUIRE_BROWSER=1` |
 
 use std::process::{Command, Stdio};
 
-const CFGS: [&str; 6] = [
+const CFGS: [&str; 7] = [
+    "authz_chromium",
     "authz_postgres",
     "authz_redis",
     "authz_redis_server",
@@ -105,6 +107,28 @@ fn probe_faults() {
         found("authz_faults");
     } else {
         panic!("AUTHZ_FAULTS=1 but PostgreSQL's server binaries or redis-server are missing");
+    }
+}
+
+/// Headless Chromium and its WebDriver, for the real-browser test: `chromium` and
+/// `chromedriver` on `PATH` (Debian's packages; `scripts/browser-deps`). With
+/// `AUTHZ_REQUIRE_BROWSER=1`, missing is a build failure.
+#[allow(dead_code)]
+fn probe_browser() {
+    println!("cargo::rerun-if-env-changed=AUTHZ_REQUIRE_BROWSER");
+    let runs = |program: &str| {
+        Command::new(program)
+            .arg("--version")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    if runs("chromium") && runs("chromedriver") {
+        found("authz_chromium");
+    } else if required("AUTHZ_REQUIRE_BROWSER") {
+        panic!("chromium or chromedriver is missing but AUTHZ_REQUIRE_BROWSER=1 (scripts/browser-deps installs them)");
     }
 }
 

@@ -363,17 +363,44 @@ async fn redis_channels_are_kept_apart_by_prefix() {
         .await
         .unwrap();
     other_db.publish(&[revocation("other-db")]).await.unwrap();
-    same.publish(&[revocation("ours")]).await.unwrap();
+    // The publisher waits until the subscriber has applied (acknowledged) the revocation.
+    let publisher = same.clone();
+    let published = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        publisher.publish(&[revocation("ours")]).await.unwrap();
+        started.elapsed()
+    });
     let event = tokio::time::timeout(Duration::from_secs(2), events.recv())
         .await
         .expect("our own revocation never arrived");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        !published.is_finished(),
+        "the publisher answered before the subscriber acknowledged"
+    );
     match event {
-        Some(FanoutEvent::Revoked(revocations)) => {
+        Some(FanoutEvent::RevokedAck(revocations, ack)) => {
             assert_eq!(revocations.len(), 1);
             assert_eq!(revocations[0].revoked, Revoked::Token { id: "ours".into() });
+            ack.done();
         }
         other => panic!("{other:?}"),
     }
+    let waited = published.await.unwrap();
+    assert!(
+        waited < Duration::from_millis(240),
+        "the publisher waited {waited:?} after the acknowledgement"
+    );
+    // A subscriber that never acknowledges holds the publisher no longer than the ack wait
+    // (250 ms by default), and the publish still succeeds (the durable store has it).
+    let started = std::time::Instant::now();
+    same.publish(&[revocation("unacknowledged")]).await.unwrap();
+    let waited = started.elapsed();
+    assert!(
+        (Duration::from_millis(240)..Duration::from_secs(2)).contains(&waited),
+        "an unacknowledged publish took {waited:?}"
+    );
+    drop(events.recv().await);
     assert!(
         tokio::time::timeout(Duration::from_millis(300), events.recv())
             .await

@@ -11,7 +11,7 @@ use super::rejection::{DefaultOnRejection, OnRejection, Responses};
 use super::revocation::Revocation;
 use super::service::AuthService;
 use super::source::{ExtractFn, Source};
-use crate::cookie::Csrf;
+use crate::cookie::{Csrf, TokenCookies};
 use crate::quota::QuotaBackend;
 
 /// A tower layer that verifies the request's token once and puts the [`Principal`](crate::Principal) in the
@@ -125,6 +125,15 @@ impl AuthLayer {
     /// Defaults to a random key once a cookie source is on.
     pub fn with_csrf(self, csrf: Csrf) -> Self {
         self.edit(|c| c.csrf = csrf)
+    }
+
+    /// Reads the access token from the cookie that [`TokenCookies`] names, with its CSRF
+    /// check: `with_cookie(cookies.access_name()).with_csrf(cookies.csrf().clone())`. The
+    /// layer that guards routes for a browser app whose token routes
+    /// ([`TokenRoutes::with_cookies`](crate::token::TokenRoutes::with_cookies)) set them.
+    pub fn with_token_cookies(self, cookies: &TokenCookies) -> Self {
+        self.with_cookie(cookies.access_name())
+            .with_csrf(cookies.csrf().clone())
     }
 
     /// Also reads the token from the header `name` (e.g. `x-api-token`).

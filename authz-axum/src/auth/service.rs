@@ -151,6 +151,15 @@ where
         // answer preflights itself. Letting them through would run whatever handler the
         // route's `OPTIONS` reaches (an `any(...)` route, the fallback) for an anonymous
         // caller.
+        // A route manifest's probe (made in process, never from the network): the guard or
+        // `#[public]` marker of the handler answers it before anything runs.
+        if request
+            .extensions()
+            .get::<crate::manifest::Probe>()
+            .is_some()
+        {
+            return ResponseFuture::inner(self.inner.call(request));
+        }
         let config = &self.config;
         let found = source::find(&config.sources, request.headers(), request.uri());
         // A token in the header (or the query) and a form body: the body may hold a second one

@@ -301,6 +301,44 @@ impl Csrf {
         uri: &Uri,
         principal: &Principal,
     ) -> Result<(), &'static str> {
+        self.check_bound(method, headers, uri, || self.token(principal))
+    }
+
+    /// The same check for a request bound to the session `sid` (a refresh by cookie, whose
+    /// session comes from the refresh cookie rather than from an access token).
+    #[cfg_attr(not(feature = "token-routes"), allow(dead_code))]
+    pub(crate) fn check_session(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+        uri: &Uri,
+        sid: &str,
+    ) -> Result<(), &'static str> {
+        self.check_bound(method, headers, uri, || Some(self.token_for_session(sid)))
+    }
+
+    /// Only the origin half of the check, for a request that has no session yet (a login
+    /// that will set cookies: OWASP's "login CSRF").
+    #[cfg_attr(not(feature = "token-routes"), allow(dead_code))]
+    pub(crate) fn check_origin_only(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+        uri: &Uri,
+    ) -> Result<(), &'static str> {
+        if self.inner.disabled || is_safe(method) {
+            return Ok(());
+        }
+        self.check_origin(headers, uri)
+    }
+
+    fn check_bound(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+        uri: &Uri,
+        expected: impl FnOnce() -> Option<String>,
+    ) -> Result<(), &'static str> {
         if self.inner.disabled || is_safe(method) {
             return Ok(());
         }
@@ -312,8 +350,7 @@ impl Csrf {
             single(headers, &self.inner.header).ok_or("the CSRF header is missing or repeated")?;
         let cookie = cookie_value(headers, &self.inner.cookie)
             .ok_or("the CSRF cookie is missing or repeated")?;
-        let expected = self
-            .token(principal)
+        let expected = expected()
             .filter(|token| !token.is_empty())
             .ok_or("the token names no session to bind a CSRF token to")?;
         let matches_cookie: bool = sent.as_bytes().ct_eq(cookie.as_bytes()).into();
@@ -325,7 +362,9 @@ impl Csrf {
         }
     }
 
-    fn check_origin(&self, headers: &HeaderMap, uri: &Uri) -> Result<(), &'static str> {
+    /// The origin half of the check (fetch metadata, `Origin` or `Referer`), also run at
+    /// WebSocket handshakes that a cookie authenticates.
+    pub(crate) fn check_origin(&self, headers: &HeaderMap, uri: &Uri) -> Result<(), &'static str> {
         let own = own_authority(headers, uri);
         let trusted = |origin: &str| {
             let origin = origin.to_ascii_lowercase();
@@ -378,7 +417,7 @@ fn single<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> {
 }
 
 /// The value of the cookie `name`, if it is there exactly once.
-fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+pub(crate) fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     let mut found = None;
     for value in headers.get_all(header::COOKIE) {
         let Ok(value) = value.to_str() else { continue };

@@ -1,5 +1,7 @@
-//! Tokens in cookies, for browser apps: the cross-site request forgery check ([`Csrf`]) that
-//! the [`AuthLayer`](crate::AuthLayer) runs whenever it took the token from a cookie.
+//! Tokens in cookies, for browser apps: the cookies the token routes set ([`TokenCookies`],
+//! with [`TokenRoutes::with_cookies`](crate::token::TokenRoutes::with_cookies)), and the
+//! cross-site request forgery check ([`Csrf`]) that the [`AuthLayer`](crate::AuthLayer) runs
+//! whenever it took the token from a cookie.
 //!
 //! A page's script never has to hold the token: the access token travels in an `HttpOnly`
 //! cookie, and the page reads only the CSRF cookie, whose value it sends back in the
@@ -58,7 +60,15 @@
 //! ```
 
 mod csrf;
+mod tokens;
 
+#[cfg(feature = "ws")]
+pub(crate) use csrf::cookie_value;
 pub use csrf::{
     Csrf, CsrfConfigError, DEFAULT_CSRF_COOKIE, DEFAULT_CSRF_HEADER, MIN_CSRF_KEY_BYTES,
+};
+#[cfg(feature = "token-routes")]
+pub(crate) use tokens::Issued;
+pub use tokens::{
+    DEFAULT_ACCESS_COOKIE, DEFAULT_REFRESH_COOKIE, DEFAULT_REFRESH_PATH, TokenCookies,
 };

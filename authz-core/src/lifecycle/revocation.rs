@@ -125,6 +125,21 @@ impl Mirror {
         }
     }
 
+    /// Applies revocations another instance published; false when they are not contiguous
+    /// with what is applied (something was missed: catch up with the durable store now).
+    fn apply_published(&self, revocations: &[Revocation]) -> bool {
+        self.apply(revocations);
+        let applied = self.applied.load(Ordering::Acquire);
+        let seqs = revocations.iter().map(|r| r.seq);
+        let (low, high) = (seqs.clone().min().unwrap_or(0), seqs.max().unwrap_or(0));
+        if low == high && high == applied + 1 {
+            self.applied.store(high, Ordering::Release);
+            true
+        } else {
+            high <= applied
+        }
+    }
+
     fn mark_synced(&self) {
         let millis = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.synced.store(millis.max(1), Ordering::Release);
@@ -327,14 +342,14 @@ async fn follow(
                 () = &mut wake => break,
                 event = event => match event {
                     Some(FanoutEvent::Revoked(revocations)) => {
-                        current.apply(&revocations);
-                        // Contiguous with what is applied: nothing was missed.
-                        let applied = current.applied.load(Ordering::Acquire);
-                        let seqs = revocations.iter().map(|r| r.seq);
-                        let (low, high) = (seqs.clone().min().unwrap_or(0), seqs.max().unwrap_or(0));
-                        if low == high && high == applied + 1 {
-                            current.applied.store(high, Ordering::Release);
-                        } else if high > applied {
+                        if !current.apply_published(&revocations) {
+                            break;
+                        }
+                    }
+                    Some(FanoutEvent::RevokedAck(revocations, ack)) => {
+                        let contiguous = current.apply_published(&revocations);
+                        ack.done();
+                        if !contiguous {
                             break;
                         }
                     }

@@ -114,6 +114,22 @@ async fn rotation_without_restart_or_rejection() {
     let staged = answer["staged"].as_str().unwrap().to_owned();
     assert_ne!(staged, first_kid);
     assert_eq!(answer["published"], serde_json::json!([first_kid, staged]));
+    // The README shows this answer; it must stay the answer (placeholders filled in).
+    let readme = include_str!("../README.md");
+    let shown = readme
+        .lines()
+        .skip_while(|line| !line.contains("/admin/rotate -H"))
+        .nth(1)
+        .and_then(|line| line.strip_prefix("# "))
+        .expect("the README's rotate call and its answer")
+        .replace("<first kid>", &first_kid)
+        .replace("<new kid>", &staged);
+    let mut shown: Value = serde_json::from_str(&shown).unwrap();
+    shown["promote_in_secs"] = answer["promote_in_secs"].clone();
+    assert_eq!(
+        answer, shown,
+        "examples/microservices/README.md shows another answer"
+    );
     let started = Instant::now();
     let mut calls = 0;
     let mut refused = Vec::new();

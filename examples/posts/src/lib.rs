@@ -11,15 +11,18 @@
 pub mod db;
 pub mod openapi;
 pub mod routes;
+pub mod web;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use authz_axum::client::{ClientAddressLayer, TrustedProxies};
+use authz_axum::cookie::Csrf;
 use authz_axum::core::lifecycle::TokenService;
 use authz_axum::core::lifecycle::store::{RedisStore, SqlStore};
 use authz_axum::token::TokenRoutes;
 use authz_axum::usage::{Quota, Quotas, UsageLayer, UsageMeter};
+use authz_axum::ws::WsGuard;
 use authz_axum::{Algorithm, AuthLayer, SigningKey};
 use axum::Router;
 
@@ -150,6 +153,8 @@ pub struct AppState {
     pub meter: Arc<UsageMeter>,
     /// With `REDIS_URL`: the counters of every instance, shared.
     pub redis: Option<Arc<RedisStore>>,
+    /// Each new post, for the live feed (`GET /web/feed`).
+    pub feed: tokio::sync::broadcast::Sender<db::Post>,
 }
 
 /// Connects the stores, makes the tables, and builds the router.
@@ -228,6 +233,7 @@ pub async fn app(config: &Config) -> Result<Router, String> {
         admins: config.admins.clone().into(),
         meter: meter.clone(),
         redis,
+        feed: tokio::sync::broadcast::channel(64).0,
     };
     // Per caller: bursts of 100 then 20/s for users, 60 then 10/s per anonymous address
     // (AUTHZ_QUOTA_USER, AUTHZ_QUOTA_ANONYMOUS).
@@ -241,6 +247,20 @@ pub async fn app(config: &Config) -> Result<Router, String> {
         .await
         .map_err(|e| format!("cannot set up the admins: {e}"))?;
 
+    // The browser page's session: cookies from the token routes under /web (web.rs), a
+    // CSRF key every instance shares.
+    let csrf_key = state
+        .posts
+        .shared_secret("csrf_secret")
+        .await
+        .map_err(|e| format!("cannot read the CSRF secret: {e}"))?;
+    let csrf = Csrf::new(&csrf_key).map_err(|e| format!("CSRF key: {e}"))?;
+    let cookies = web::cookies(csrf);
+    let web_tokens = TokenRoutes::new(tokens.clone()).with_cookies(cookies.clone());
+    let feed_guard = WsGuard::new(tokens.verifier().clone())
+        .with_token_cookies(&cookies)
+        .with_revocation(tokens.clone());
+
     // One metering layer (one set of quota buckets) on both halves.
     let usage = UsageLayer::new(meter).with_quotas(quotas);
     let token_routes = TokenRoutes::new(tokens.clone());
@@ -249,11 +269,17 @@ pub async fn app(config: &Config) -> Result<Router, String> {
         .merge(routes::auth::routes())
         .with_state(state.clone())
         .merge(token_routes.clone().public_routes())
+        .merge(web::public_routes(
+            state.clone(),
+            web_tokens.clone(),
+            feed_guard,
+        ))
         .layer(usage.clone());
     let guarded = Router::new()
         .merge(routes::users::routes())
         .merge(routes::posts::routes())
         .merge(routes::usage::routes())
+        .merge(web::routes(web_tokens))
         .with_state(state)
         .merge(token_routes.logout_routes())
         .layer(usage)
@@ -262,6 +288,7 @@ pub async fn app(config: &Config) -> Result<Router, String> {
         .route_layer(
             AuthLayer::new(tokens.verifier().clone())
                 .with_realm("posts")
+                .with_token_cookies(&cookies)
                 .with_revocation(tokens),
         );
     // Outermost: every layer and route below reads the client address it works out.

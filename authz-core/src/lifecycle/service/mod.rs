@@ -117,6 +117,13 @@ impl TokenService {
         self.inner.access_ttl
     }
 
+    /// How long a refresh token stays usable without being used (each refresh starts the
+    /// time again; the session's absolute lifetime still ends it). What a refresh cookie's
+    /// `Max-Age` is.
+    pub fn refresh_idle_ttl(&self) -> Duration {
+        self.inner.refresh_idle
+    }
+
     /// The user store.
     pub fn users(&self) -> &Arc<dyn UserStore> {
         &self.inner.users

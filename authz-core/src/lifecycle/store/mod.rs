@@ -476,11 +476,15 @@ pub trait ThrottleStore: Send + Sync + 'static {
 }
 
 /// What a [`Fanout`] subscription brings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FanoutEvent {
     /// Revocations another instance has just committed (one transaction's worth).
     Revoked(Vec<Revocation>),
+    /// As [`Revoked`](Self::Revoked), from a publisher that waits (bounded) until every
+    /// instance has applied them: the receiver calls [`Ack::done`] once its mirror refuses
+    /// them. Dropping the [`Ack`] unanswered tells the publisher nothing.
+    RevokedAck(Vec<Revocation>, Ack),
     /// The subscription was (re)established: messages may have been missed since the last
     /// one, so the mirror catches up with the durable store now.
     Resubscribed,
@@ -489,13 +493,59 @@ pub enum FanoutEvent {
     Lost,
 }
 
+/// The receiver's half of a [`FanoutEvent::RevokedAck`]: say [`done`](Self::done) once the
+/// revocations are applied, so that the publisher (a logout on another instance) can answer
+/// knowing every live instance refuses the token.
+///
+/// ```
+/// use authz_core::lifecycle::store::Ack;
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let (ack, applied) = Ack::new();
+/// ack.done();
+/// assert!(applied.await.is_ok());
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Ack(tokio::sync::oneshot::Sender<()>);
+
+impl Ack {
+    /// An acknowledgement and the receiver that learns of it (for [`Fanout`] implementations).
+    #[must_use]
+    pub fn new() -> (Self, tokio::sync::oneshot::Receiver<()>) {
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        (Self(sender), receiver)
+    }
+
+    /// Says the revocations are applied.
+    pub fn done(self) {
+        let _ = self.0.send(());
+    }
+}
+
+impl PartialEq for Ack {
+    /// Acknowledgements carry no data: any two are equal (so that [`FanoutEvent`] stays
+    /// comparable).
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Ack {}
+
 /// Tells the other instances of an app about revocations as soon as they are committed, so
 /// that their mirrors need not wait for their next poll of the durable store. Best effort by
 /// design: a lost message costs at most one poll interval, never a revocation (the durable
 /// store has it).
+///
+/// A logout answers after [`publish`](Self::publish) returns. An implementation that can
+/// should return only once every live subscriber has applied the revocations (bounded in
+/// time), delivering them as [`FanoutEvent::RevokedAck`]: then a token refused by the instance
+/// that took the logout is refused by every other one too, even on a loaded machine where a
+/// subscriber's task runs late. `RedisStore` does (see `RedisOptions::ack_wait`).
 #[async_trait]
 pub trait Fanout: Send + Sync + 'static {
-    /// Publishes one transaction's revocations.
+    /// Publishes one transaction's revocations; see the trait's docs on waiting for the
+    /// subscribers.
     async fn publish(&self, revocations: &[Revocation]) -> StoreResult<()>;
     /// Starts following what the other instances publish; the receiver gets
     /// [`FanoutEvent::Resubscribed`] first and after every reconnection, and

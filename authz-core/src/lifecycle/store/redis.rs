@@ -11,7 +11,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands as _, Script};
 
 use super::{
-    Failures, Fanout, FanoutEvent, Purged, Revocation, StoreError, StoreResult, ThrottleStore,
+    Ack, Failures, Fanout, FanoutEvent, Purged, Revocation, StoreError, StoreResult, ThrottleStore,
 };
 
 /// Login throttling ([`ThrottleStore`]) and the revocation fan-out ([`Fanout`]) in Redis
@@ -50,6 +50,7 @@ pub struct RedisStore {
     prefix: String,
     channel: String,
     timeout: Duration,
+    ack_wait: Duration,
 }
 
 /// How [`RedisStore`] connects.
@@ -61,12 +62,22 @@ pub struct RedisOptions {
     ///
     /// Defaults to 1 second.
     pub timeout: Duration,
+    /// How long [`Fanout::publish`] waits, at most, until every subscribed instance has
+    /// applied the revocations (each acknowledges once its mirror refuses them). A logout
+    /// answers after that, so a client that logs out and then tries its old token on another
+    /// instance is refused there too. An instance that does not answer in time (frozen,
+    /// overloaded) is not waited for longer: it catches up at its next poll of the durable
+    /// store. Zero publishes without waiting.
+    ///
+    /// Defaults to 250 ms.
+    pub ack_wait: Duration,
 }
 
 impl Default for RedisOptions {
     fn default() -> Self {
         Self {
             timeout: Duration::from_secs(1),
+            ack_wait: Duration::from_millis(250),
         }
     }
 }
@@ -76,6 +87,13 @@ impl RedisOptions {
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// How long a publish waits for the other instances to apply it ([`Self::ack_wait`]).
+    #[must_use]
+    pub fn with_ack_wait(mut self, ack_wait: Duration) -> Self {
+        self.ack_wait = ack_wait;
         self
     }
 }
@@ -154,6 +172,7 @@ impl RedisStore {
             channel: format!("authz:{db}:{prefix}revocations"),
             prefix: prefix.to_owned(),
             timeout: options.timeout,
+            ack_wait: options.ack_wait,
         })
     }
 
@@ -224,13 +243,25 @@ impl Fanout for RedisStore {
         if revocations.is_empty() {
             return Ok(());
         }
-        let message = serde_json::to_string(revocations)
-            .map_err(|error| StoreError::message(format!("cannot encode revocations: {error}")))?;
+        let waits = !self.ack_wait.is_zero();
+        let id = if waits {
+            crate::backend::random_b64url(12).map_err(StoreError::backend)?
+        } else {
+            String::new()
+        };
+        let message = serde_json::to_string(&Envelope {
+            id: waits.then_some(id.as_str()),
+            revocations: revocations.into(),
+        })
+        .map_err(|error| StoreError::message(format!("cannot encode revocations: {error}")))?;
         let mut connection = self.connection.clone();
-        connection
+        let receivers = connection
             .publish::<_, _, i64>(&self.channel, message)
             .await
             .map_err(backend)?;
+        if waits && receivers > 0 {
+            self.await_acks(&id, receivers).await;
+        }
         Ok(())
     }
 
@@ -238,7 +269,9 @@ impl Fanout for RedisStore {
         let (sender, receiver) = tokio::sync::mpsc::channel(1024);
         tokio::spawn(follow(
             self.client.clone(),
+            self.connection.clone(),
             self.channel.clone(),
+            self.prefix.clone(),
             self.timeout,
             sender,
         ));
@@ -246,11 +279,65 @@ impl Fanout for RedisStore {
     }
 }
 
+/// A fan-out message: the revocations, and the id under which subscribers acknowledge them
+/// (`{prefix}ack:{id}`, a counter). Subscribers also accept a bare array (no acknowledgement),
+/// as earlier versions published.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    revocations: std::borrow::Cow<'a, [Revocation]>,
+}
+
+/// How long an acknowledgement counter lives: well past any publisher's wait.
+const ACK_TTL_MS: u64 = 10_000;
+
+impl RedisStore {
+    /// Waits until `receivers` subscribers have acknowledged message `id`, or
+    /// [`RedisOptions::ack_wait`] has passed (then logs which, and returns: the durable store
+    /// has the revocation, and the slow instance's next poll brings it).
+    async fn await_acks(&self, id: &str, receivers: i64) {
+        let key = self.key("ack", id);
+        let deadline = tokio::time::Instant::now() + self.ack_wait;
+        let mut pause = Duration::from_micros(500);
+        loop {
+            let mut connection = self.connection.clone();
+            let acked = match connection.get::<_, Option<i64>>(&key).await {
+                Ok(count) => count.unwrap_or(0),
+                Err(error) => {
+                    tracing::warn!(
+                        target: "authz_core::store",
+                        %error,
+                        "could not read the acknowledgements of a revocation"
+                    );
+                    return;
+                }
+            };
+            if acked >= receivers {
+                return;
+            }
+            if tokio::time::Instant::now() + pause > deadline {
+                tracing::warn!(
+                    target: "authz_core::store",
+                    acked,
+                    receivers,
+                    "not every instance acknowledged a revocation in time; the others catch up at their next poll"
+                );
+                return;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(10));
+        }
+    }
+}
+
 /// The subscription's task: subscribe, say so, forward each message; on any failure wait and
 /// start again. Ends when the receiver is dropped.
 async fn follow(
     client: redis::Client,
+    connection: ConnectionManager,
     channel: String,
+    prefix: String,
     timeout: Duration,
     sender: tokio::sync::mpsc::Sender<FanoutEvent>,
 ) {
@@ -280,15 +367,28 @@ async fn follow(
                         let Ok(payload) = message.get_payload::<String>() else {
                             continue;
                         };
-                        let Ok(revocations) = serde_json::from_str::<Vec<Revocation>>(&payload)
-                        else {
-                            continue;
+                        let event = match serde_json::from_str::<Envelope<'_>>(&payload) {
+                            Ok(Envelope {
+                                id: Some(id),
+                                revocations,
+                            }) => {
+                                let (ack, applied) = Ack::new();
+                                tokio::spawn(acknowledge(
+                                    connection.clone(),
+                                    format!("{prefix}ack:{id}"),
+                                    applied,
+                                ));
+                                FanoutEvent::RevokedAck(revocations.into_owned(), ack)
+                            }
+                            Ok(Envelope { revocations, .. }) => {
+                                FanoutEvent::Revoked(revocations.into_owned())
+                            }
+                            Err(_) => match serde_json::from_str::<Vec<Revocation>>(&payload) {
+                                Ok(revocations) => FanoutEvent::Revoked(revocations),
+                                Err(_) => continue,
+                            },
                         };
-                        if sender
-                            .send(FanoutEvent::Revoked(revocations))
-                            .await
-                            .is_err()
-                        {
+                        if sender.send(event).await.is_err() {
                             return;
                         }
                     }
@@ -322,6 +422,28 @@ async fn follow(
         );
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(1));
+    }
+}
+
+/// Counts one acknowledgement of a fan-out message once the mirror has applied it.
+async fn acknowledge(
+    mut connection: ConnectionManager,
+    key: String,
+    applied: tokio::sync::oneshot::Receiver<()>,
+) {
+    if applied.await.is_err() {
+        return;
+    }
+    let counted = redis::pipe()
+        .atomic()
+        .incr(&key, 1)
+        .ignore()
+        .pexpire(&key, ACK_TTL_MS as i64)
+        .ignore()
+        .query_async::<()>(&mut connection)
+        .await;
+    if let Err(error) = counted {
+        tracing::debug!(target: "authz_core::store", %error, "could not acknowledge a revocation");
     }
 }
 

@@ -82,6 +82,8 @@ async fn create(
         .create(user_id(&user)?, &post)
         .await
         .map_err(ApiError::unavailable)?;
+    // The live feed (no one listening is no error).
+    let _ = state.feed.send(post.clone());
     Ok((StatusCode::CREATED, Json(post)))
 }
 

@@ -2,17 +2,19 @@
 
 use std::sync::Arc;
 
-use authz_axum::Auth;
+use authz_axum::manifest::Routes;
+use authz_axum::{Auth, public};
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use crate::controller::apiv1::auth::{self as controller, Items, NewItem};
 use crate::decorator::require_auth;
 
-/// `GET /api/v1/health`: public.
+/// `GET /api/v1/health`: public, on purpose (the route manifest lists it so).
+#[public]
 #[utoipa::path(get, path = "/api/v1/health", responses((status = 200, description = "`{\"status\": \"ok\"}`", body = Object)))]
 async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
@@ -64,20 +66,21 @@ pub struct Problem {
 
 /// The routes that need no token: mounted outside the AuthLayer, so that a stale token sent
 /// along cannot break them.
-pub fn public_routes() -> Router {
-    Router::new()
+pub fn public_routes() -> Routes {
+    Routes::new()
         .route("/api/v1/health", get(health))
         .route("/openapi.json", get(openapi))
 }
 
 /// `GET /openapi.json`: the API's OpenAPI document.
+#[public]
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(crate::openapi::document())
 }
 
 /// The routes of version 1 that read the caller (under the AuthLayer).
-pub fn routes() -> Router {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/api/v1/me", get(me))
         .route("/api/v1/admin", get(admin))
         .route("/api/v1/items", post(create_item))
