@@ -9,7 +9,7 @@ use axum::extract::FromRequestParts;
 use http::request::Parts;
 
 use crate::auth::{AuthConfig, AuthRejection, ExtractRejection, state};
-use crate::manifest::{Access, Probe, probe_answer};
+use crate::manifest::{Access, Probe, describe_quota, probe_answer};
 
 /// What one guarded handler requires. `#[require_auth]` implements it on a hidden marker type
 /// per handler: the requirement is built once (a `LazyLock`), never parsed per request.
@@ -53,7 +53,11 @@ impl<S: Send + Sync, T: GuardSpec> FromRequestParts<S> for Guard<T> {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         if let Some(probe) = parts.extensions.get::<Probe>() {
-            probe.found(Access::guarded::<T>());
+            probe.found(Access::Guarded {
+                requirement: T::requirement().map(ToString::to_string),
+                policy: T::POLICY,
+                quota: T::quota().map(|(_, quota)| describe_quota(&quota)),
+            });
             return Err(ExtractRejection::new(probe_answer()));
         }
         let state = state(parts)?;

@@ -79,8 +79,6 @@ use http::{Method, Request, StatusCode};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::guard::GuardSpec;
-
 /// The methods a probe tries on every path.
 const METHODS: [Method; 6] = [
     Method::GET,
@@ -140,18 +138,8 @@ pub enum Access {
     },
 }
 
-impl Access {
-    pub(crate) fn guarded<T: GuardSpec>() -> Self {
-        Self::Guarded {
-            requirement: T::requirement().map(ToString::to_string),
-            policy: T::POLICY,
-            quota: T::quota().map(|(_, quota)| describe_quota(&quota)),
-        }
-    }
-}
-
 /// `30/min` for the quota `#[require_auth(quota = "30/min")]` makes.
-fn describe_quota(quota: &authz_core::usage::Quota) -> String {
+pub(crate) fn describe_quota(quota: &authz_core::usage::Quota) -> String {
     let seconds = if quota.refill_per_sec > 0.0 {
         (f64::from(quota.burst) / quota.refill_per_sec).round()
     } else {
