@@ -1,6 +1,7 @@
 //! The `#[require_auth(...)]` argument parser and its expansion. authz-macros is a proc-macro
 //! crate (it cannot be linked into a fuzz binary), so its parse and expand modules are
-//! included by path, as they are; `expand` names `crate::attr`, which is this crate's `attr`.
+//! included by path, as they are; `expand` names `crate::attr` and `crate::route` (what it
+//! reads of a `#[utoipa::path]`), which are this crate's.
 //!
 //! Input: the attribute's arguments (lossy UTF-8), as written between the parentheses; an
 //! optional `\0` is followed by the annotated item (default `async fn handler() {}`).
@@ -18,6 +19,10 @@ mod attr;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../../../authz-macros/src/expand.rs"]
 mod expand;
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../../authz-macros/src/route.rs"]
+mod route;
 
 use attr::{Item, RequireAuthArgs};
 
