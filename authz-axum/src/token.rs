@@ -537,16 +537,7 @@ async fn token(
         }
         "refresh_token" => {
             let refresh_token = required(request.refresh_token, "refresh_token")?;
-            let pair = service
-                .refresh(&refresh_token)
-                .await
-                .map_err(TokenError::from)?;
-            with_session_cookies(
-                &service,
-                cookies.as_deref(),
-                &parts,
-                TokenResponse::new(pair),
-            )
+            refresh_by_body(&service, cookies.as_deref(), &parts, &refresh_token).await
         }
         "client_credentials" if clients.is_some() => {
             Ok(client_credentials(&service, clients.as_deref(), request).await?)
@@ -770,16 +761,22 @@ async fn refresh(
         return refresh_by_cookie(&service, cookies, &parts).await;
     }
     let refresh_token = required(request.refresh_token, "refresh_token")?;
+    refresh_by_body(&service, cookies.as_deref(), &parts, &refresh_token).await
+}
+
+/// A refresh whose token came in the body (the refresh grant of `/token`, or
+/// `/token/refresh`): the rotation, then the session's cookies when the routes set them.
+async fn refresh_by_body(
+    service: &TokenService,
+    cookies: Option<&TokenCookies>,
+    parts: &Parts,
+    refresh_token: &str,
+) -> Result<TokenResponse, Response> {
     let pair = service
-        .refresh(&refresh_token)
+        .refresh(refresh_token)
         .await
-        .map_err(TokenError::from)?;
-    with_session_cookies(
-        &service,
-        cookies.as_deref(),
-        &parts,
-        TokenResponse::new(pair),
-    )
+        .map_err(|error| TokenError::from(error).into_response())?;
+    with_session_cookies(service, cookies, parts, TokenResponse::new(pair))
 }
 
 /// A refresh whose token is the refresh cookie's: the CSRF check of its session first, then
