@@ -13,7 +13,7 @@
 // | `authz_postgres` | `AUTHZ_TEST_POSTGRES_URL` is set |
 // | `authz_redis` | `AUTHZ_TEST_REDIS_URL` is set |
 // | `authz_redis_server` | `redis-server` is on `PATH` (tests that start their own) |
-// | `authz_pyjwt` | `python3` imports `jwt` and `cryptography` |
+// | `authz_pyjwt` | `python3` imports `jwt` (PyJWT 2.10 or later) and `cryptography` |
 // | `authz_py_requests` | `python3` imports `requests` |
 // | `authz_faults` | `AUTHZ_FAULTS=1` (the slow fault-injection suite; needs PostgreSQL's server binaries and `redis-server`) |
 // | `authz_chromium` | `chromium` and `chromedriver` run (`scripts/browser-deps` installs them); required with `AUTHZ_REQUIRE_BROWSER=1` |
@@ -51,11 +51,16 @@ fn probe_service(var: &str, cfg: &str) {
     }
 }
 
-/// Whether `python3` can import `modules` (comma separated).
+/// Whether `python3` can import `modules` (comma separated). PyJWT must be 2.10 or later (what
+/// `.ci/run` installs; older ones lack APIs the tests use, e.g. `jwt.decode_complete`).
 #[allow(dead_code)]
 fn probe_python(modules: &str, cfg: &str, require_var: &str) {
+    let mut code = format!("import {modules}");
+    if modules.split(',').any(|m| m.trim() == "jwt") {
+        code.push_str("\nassert tuple(int(x) for x in jwt.__version__.split('.')[:2]) >= (2, 10)");
+    }
     let ok = Command::new("python3")
-        .args(["-c", &format!("import {modules}")])
+        .args(["-c", &code])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -64,7 +69,7 @@ fn probe_python(modules: &str, cfg: &str, require_var: &str) {
     if ok {
         found(cfg);
     } else if required(require_var) {
-        panic!("python3 cannot import {modules} but {require_var}=1");
+        panic!("python3 cannot import {modules} (PyJWT 2.10 or later) but {require_var}=1");
     }
 }
 
