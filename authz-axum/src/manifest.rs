@@ -355,15 +355,17 @@ where
 
     /// `Router::route_service` for a service open to everyone on purpose (static files, a
     /// health probe of another crate): reported public.
-    pub fn public_service<T>(mut self, path: &str, service: T) -> Self
+    pub fn public_service<T>(self, path: &str, service: T) -> Self
     where
         T: Service<Request<Body>, Error = std::convert::Infallible> + Clone + Send + Sync + 'static,
         T::Response: axum::response::IntoResponse,
         T::Future: Send + 'static,
     {
-        self.record(path, true);
-        self.router = self.router.route_service(path, service);
-        self
+        let mut routes = self.route_service(path, service);
+        if let Some(added) = routes.paths.last_mut() {
+            added.public = true;
+        }
+        routes
     }
 
     /// `Router::nest`: `routes`' paths are recorded under `path`.
